@@ -1,0 +1,27 @@
+"""The small exception tree of edge-asr. Backends translate their own errors into these."""
+
+from __future__ import annotations
+
+
+class EdgeAsrError(Exception):
+    """Base of every error edge-asr raises on purpose; its message is meant for a human."""
+
+
+class AudioError(EdgeAsrError):
+    """Audio that cannot be decoded or used (missing, empty, corrupt, NaN-filled)."""
+
+
+class ModelError(EdgeAsrError):
+    """A model that cannot be found, imported, built or verified."""
+
+
+class BackendUnavailableError(EdgeAsrError):
+    """An inference runtime that is not installed or cannot run here."""
+
+
+class ConfigError(EdgeAsrError):
+    """Invalid options or configuration."""
+
+
+class DeviceError(EdgeAsrError):
+    """An audio input device that cannot be opened or has failed."""

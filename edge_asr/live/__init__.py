@@ -1,0 +1,1 @@
+"""The live pipeline: capture -> VAD -> streaming decoder -> events. No UI and no server code here."""
