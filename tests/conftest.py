@@ -1,0 +1,39 @@
+"""Shared fixtures: where ../shared lives, and skips with a reason when it does not."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("EDGE_ASR_SHARED", ROOT.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or skip the test with a reason when it is absent (a user's machine)."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"{p} is absent: ../shared (speech clips and Whisper assets) is only in dev checkouts and CI")
+    return p
+
+
+def read_manifest(name: str) -> list[dict[str, str]]:
+    path = shared_path("speech", name, "manifest.tsv")
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    for r in rows:
+        r["abspath"] = str(path.parent / r["path"])
+    return rows
+
+
+@pytest.fixture(scope="session")
+def en_dev() -> list[dict[str, str]]:
+    return read_manifest("en-dev")
+
+
+@pytest.fixture(scope="session")
+def jfk_path() -> Path:
+    return shared_path("speech", "en-dev", "jfk.flac")
