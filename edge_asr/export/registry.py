@@ -1,0 +1,106 @@
+"""The model registry (names, sources, expected checksums) shipped in models/registry.json, plus the models a
+user imported (recorded in the per-user config directory)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.resources
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from ..constants import APP_NAME
+from ..errors import ModelError
+
+log = logging.getLogger(__name__)
+USER_MODELS_FILE = "imported-models.json"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    name: str
+    path: Path | None  # checkpoint folder or file, None when it must be imported first
+    multilingual: bool
+    description: str
+    expected_sha256: dict[str, str]
+    install_hint: str
+
+
+def _registry() -> dict[str, Any]:
+    try:
+        text = importlib.resources.files("edge_asr.models_data").joinpath("registry.json").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        text = (Path(__file__).resolve().parents[2] / "models" / "registry.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def user_models_path(config_dir: Path | None = None) -> Path:
+    return (config_dir or Path(platformdirs.user_config_dir(APP_NAME))) / USER_MODELS_FILE
+
+
+def _user_models(config_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    p = user_models_path(config_dir)
+    if not p.is_file():
+        return {}
+    try:
+        data: dict[str, dict[str, Any]] = json.loads(p.read_text(encoding="utf-8"))
+        return data
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("ignoring unreadable %s: %s", p, exc)
+        return {}
+
+
+def remember_import(name: str, path: Path, multilingual: bool, config_dir: Path | None = None) -> None:
+    p = user_models_path(config_dir)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    models = _user_models(config_dir)
+    models[name] = {"path": str(Path(path).resolve()), "multilingual": multilingual}
+    tmp = p.with_suffix(".tmp")
+    tmp.write_text(json.dumps(models, indent=2), encoding="utf-8")
+    tmp.replace(p)
+
+
+def _package_path(package: str, sub: str) -> Path | None:
+    try:
+        mod = importlib.import_module(package)
+    except ImportError:
+        return None
+    return Path(mod.__file__ or "").parent / sub
+
+
+def default_model_name() -> str:
+    return str(_registry().get("default", "tiny.en"))
+
+
+def list_sources(config_dir: Path | None = None) -> list[ModelSource]:
+    names = list(_registry()["models"]) + [n for n in _user_models(config_dir) if n not in _registry()["models"]]
+    return [resolve(n, config_dir) for n in names]
+
+
+def resolve(name_or_path: str, config_dir: Path | None = None) -> ModelSource:
+    """A registry name, an imported name, or a path to a checkpoint."""
+    entries = _registry()["models"]
+    user = _user_models(config_dir)
+    if name_or_path in user:
+        u = user[name_or_path]
+        base = entries.get(name_or_path, {})
+        return ModelSource(name_or_path, Path(u["path"]), bool(u.get("multilingual")), base.get("description", "imported"),
+                           {}, f"edge-asr models import PATH --name {name_or_path}")
+    if name_or_path in entries:
+        e = entries[name_or_path]
+        src = e["source"]
+        path = _package_path(src["package"], src["path"]) if src["kind"] == "python-package" else None
+        if path is not None and not path.exists():
+            path = None
+        return ModelSource(name_or_path, path, bool(e["multilingual"]), e["description"], dict(e.get("sha256", {})),
+                           src.get("install", ""))
+    p = Path(name_or_path).expanduser()
+    if p.exists():
+        return ModelSource(p.name, p, False, f"checkpoint at {p}", {}, "")
+    known = ", ".join(sorted(set(entries) | set(user)))
+    raise ModelError(f"unknown model {name_or_path!r}: not a registered name ({known}) nor an existing path")
