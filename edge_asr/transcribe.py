@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 MIN_CONTEXT_FRAMES = int(SHORT_CLIP_MIN_CONTEXT * FRAMES_PER_SECOND)
 MIN_TAIL_FRAMES = int(SHORT_CLIP_MIN_TAIL * FRAMES_PER_SECOND)
-PROMPT_RESET_TEMPERATURE = 0.5
+OVERRUN_MARGIN = 0.5  # s a last timestamp may pass the end of the audio before the short window is distrusted
 
 
 def short_clip_frames(content_frames: int) -> int:
@@ -76,8 +76,13 @@ class WhisperTranscriber:
     def _mel(self, samples: np.ndarray) -> np.ndarray:
         return log_mel_spectrogram(samples, self.dims.n_mels, padding=N_SAMPLES)
 
-    def _encode(self, mel: np.ndarray, seek: int, frames: int) -> KV:
+    def _encode(self, mel: np.ndarray, seek: int, frames: int, content: int | None = None) -> KV:
         window = pad_or_trim_frames(mel[:, seek : seek + frames], frames)
+        if content is not None and content < frames:
+            # A short window ends in zeros in normalised log-mel space (as faster-whisper pads): measured here,
+            # the log-mel of digital silence instead made the decoder run on past the audio and repeat itself.
+            window = window.copy()
+            window[:, content:] = 0.0
         return self.runtime.encode(window[None])
 
     # ---- language ---------------------------------------------------------------------------------------
@@ -122,14 +127,15 @@ class WhisperTranscriber:
     def _decode_with_fallback(self, mel: np.ndarray, seek: int, segment_size: int, opts: TranscribeOptions,
                               language: str, prompt: list[int], rng: np.random.Generator) -> tuple[DecodeResult, KV]:
         short = opts.short_clip and segment_size < N_FRAMES and short_clip_frames(segment_size) < N_FRAMES
-        cross = self._encode(mel, seek, short_clip_frames(segment_size) if short else N_FRAMES)
+        cross = self._encode(mel, seek, short_clip_frames(segment_size), segment_size) if short else self._encode(mel, seek, N_FRAMES)
+        content_s = segment_size / FRAMES_PER_SECOND
         lang = language if self.is_multilingual else None
         attempts: list[DecodeResult] = []
         result: DecodeResult | None = None
         for t in opts.temperatures:
             result = self.decoder.decode(cross, opts, lang, prompt, t, rng)
             too_repetitive = opts.compression_ratio_threshold is not None and result.compression_ratio > opts.compression_ratio_threshold
-            if short and (too_repetitive or not result.hit_eot):
+            if short and (too_repetitive or not result.hit_eot or self._overruns(result, content_s)):
                 # The short encoder context can make the decoder loop; the full window is the safe fallback.
                 log.debug("short-clip decode failed at %.2f s (eot=%s, cr=%.2f); using the full window",
                           seek / FRAMES_PER_SECOND, result.hit_eot, result.compression_ratio)
@@ -146,6 +152,11 @@ class WhisperTranscriber:
         ok = [r for r in attempts if opts.compression_ratio_threshold is None or r.compression_ratio <= opts.compression_ratio_threshold]
         assert result is not None
         return max(ok or attempts, key=lambda r: r.avg_logprob), cross
+
+    def _overruns(self, result: DecodeResult, content_s: float) -> bool:
+        """True when the decoder placed a timestamp past the audio: the short context let it run on."""
+        stamps = [t for t in result.tokens if t >= self.tok.timestamp_begin]
+        return bool(stamps) and (stamps[-1] - self.tok.timestamp_begin) * TIME_PRECISION > content_s + OVERRUN_MARGIN
 
     def _segments(self, mel: np.ndarray, content_frames: int, duration: float, opts: TranscribeOptions,
                   language: str) -> Iterator[Segment]:

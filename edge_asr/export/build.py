@@ -180,7 +180,7 @@ def build_model(src: ModelSource, directory: Path, progress: Progress, tokenizer
         files[p.name]["mtime_ns"] = p.stat().st_mtime_ns
     progress("importing weights", 0.05)
     weights = _load_weights(src.path)
-    tok = tokenizer_file or weights.tokenizer_file
+    tok = tokenizer_file or src.tokenizer or weights.tokenizer_file
     if tok is None:
         raise ModelError(
             f"{src.path}: no tokenizer.json or *.tiktoken beside the weights; pass one with --tokenizer "

@@ -28,6 +28,7 @@ class ModelSource:
     description: str
     expected_sha256: dict[str, str]
     install_hint: str
+    tokenizer: Path | None = None  # for checkpoints that carry none (OpenAI .pt)
 
 
 def _registry() -> dict[str, Any]:
@@ -55,11 +56,13 @@ def _user_models(config_dir: Path | None = None) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def remember_import(name: str, path: Path, multilingual: bool, config_dir: Path | None = None) -> None:
+def remember_import(name: str, path: Path, multilingual: bool, tokenizer: Path | None = None,
+                    config_dir: Path | None = None) -> None:
     p = user_models_path(config_dir)
     p.parent.mkdir(parents=True, exist_ok=True)
     models = _user_models(config_dir)
-    models[name] = {"path": str(Path(path).resolve()), "multilingual": multilingual}
+    models[name] = {"path": str(Path(path).resolve()), "multilingual": multilingual,
+                    "tokenizer": str(Path(tokenizer).resolve()) if tokenizer else None}
     tmp = p.with_suffix(".tmp")
     tmp.write_text(json.dumps(models, indent=2), encoding="utf-8")
     tmp.replace(p)
@@ -90,7 +93,8 @@ def resolve(name_or_path: str, config_dir: Path | None = None) -> ModelSource:
         u = user[name_or_path]
         base = entries.get(name_or_path, {})
         return ModelSource(name_or_path, Path(u["path"]), bool(u.get("multilingual")), base.get("description", "imported"),
-                           {}, f"edge-asr models import PATH --name {name_or_path}")
+                           {}, f"edge-asr models import PATH --name {name_or_path}",
+                           Path(u["tokenizer"]) if u.get("tokenizer") else None)
     if name_or_path in entries:
         e = entries[name_or_path]
         src = e["source"]

@@ -1,0 +1,103 @@
+"""Pieces shared by the subcommands: engine/decoding flags -> frozen options, logging, human error output."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from tqdm import tqdm
+
+from ..errors import EdgeAsrError
+from ..options import DEFAULT_TEMPERATURES, EngineOptions, TranscribeOptions
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model and runtime")
+    g.add_argument("--model", default=EngineOptions.model, help="registered model name or checkpoint path (default: %(default)s)")
+    g.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "tflite"], help="inference runtime (default: auto)")
+    g.add_argument("--device", default="auto", help="auto, cpu, or an execution provider such as CUDA or QNN (default: auto)")
+    g.add_argument("--threads", type=int, default=None, help="encoder threads (default: up to 4, one per core)")
+    g.add_argument("--decoder-threads", type=int, default=1, help="decoder-step threads (default: 1, fastest measured)")
+    g.add_argument("--cache-dir", default=None, help="where built INT8 models are kept (default: the per-user cache)")
+
+
+def add_decode_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("decoding")
+    g.add_argument("--language", default=None, help="language code (multilingual models; default: detect)")
+    g.add_argument("--task", default="transcribe", choices=["transcribe", "translate"])
+    g.add_argument("--beam-size", type=int, default=1, help="1 = greedy (default), 5 = Whisper's beam search")
+    g.add_argument("--word-timestamps", action="store_true", help="add per-word times from cross-attention alignment")
+    g.add_argument("--initial-prompt", default=None, help="text to condition the first window on (spellings, style)")
+    g.add_argument("--hotwords", default=None, help="words to favour, given to every window as a prompt")
+    g.add_argument("--temperature", type=float, nargs="+", default=list(DEFAULT_TEMPERATURES),
+                   help="fallback temperatures (default: %(default)s)")
+    g.add_argument("--no-short-clip", action="store_true", help="always encode full 30-s windows (slower)")
+    g.add_argument("--no-condition", action="store_true", help="do not condition on the previous window's text")
+
+
+def engine_options(a: argparse.Namespace) -> EngineOptions:
+    kw = {"model": a.model, "backend": a.backend, "device": a.device, "decoder_threads": a.decoder_threads,
+          "cache_dir": a.cache_dir}
+    if a.threads is not None:
+        kw["threads"] = a.threads
+    return EngineOptions(**kw)
+
+
+def transcribe_options(a: argparse.Namespace) -> TranscribeOptions:
+    return TranscribeOptions(
+        language=a.language,
+        task=a.task,
+        beam_size=a.beam_size,
+        word_timestamps=a.word_timestamps,
+        initial_prompt=a.initial_prompt,
+        hotwords=a.hotwords,
+        temperatures=tuple(a.temperature),
+        short_clip=not a.no_short_clip,
+        condition_on_previous_text=not a.no_condition,
+    )
+
+
+class _QuietThirdParty(logging.Filter):
+    # onnxruntime.quantization logs every skipped node at INFO on the root logger.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.startswith("edge_asr") or record.levelno >= logging.WARNING
+
+
+def setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_QuietThirdParty())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def build_progress(enabled: bool) -> Callable[[str, float], None]:
+    """A progress callback for model builds that draws one tqdm bar."""
+    bar: list[tqdm] = []
+
+    def update(stage: str, fraction: float) -> None:
+        if not enabled:
+            return
+        if not bar:
+            bar.append(tqdm(total=100, desc="building INT8 model", unit="%", file=sys.stderr, leave=False))
+        bar[0].set_postfix_str(stage)
+        bar[0].update(round(fraction * 100) - bar[0].n)
+        if fraction >= 1.0:
+            bar[0].close()
+
+    return update
+
+
+def fail(message: str) -> int:
+    print(f"edge-asr: error: {message}", file=sys.stderr)
+    return 2
+
+
+def human_error(exc: BaseException) -> str:
+    if isinstance(exc, EdgeAsrError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,68 @@
+"""The `edge-asr` command: one entry point, a subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import EdgeAsrError
+from .common import human_error, setup_logging
+
+log = logging.getLogger(__name__)
+
+# Subcommand modules, each with register(subparsers); optional shells (GUI, daemon) are skipped when absent.
+COMMAND_MODULES = (
+    "transcribe",
+    "models",
+    "evaluate",
+    "bench",
+    "listen",
+    "daemon",
+    "config_cmd",
+    "gui",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge-asr",
+        description="On-device speech-to-text with an INT8 Whisper model (ONNX Runtime / LiteRT). "
+        "Nothing leaves the machine; models are built locally from weights on first use.",
+    )
+    parser.add_argument("--version", action="version", version=f"edge-asr {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"edge_asr.cli.{name}")
+        except ImportError as exc:
+            if exc.name and exc.name.startswith("edge_asr.cli."):
+                continue  # not part of this installation
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except EdgeAsrError as exc:
+        print(f"edge-asr: error: {human_error(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("edge-asr: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""`edge-asr transcribe FILES...`: subtitles and transcripts for audio files, with progress bars."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import logging
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..errors import EdgeAsrError
+from ..results import Segment
+from .common import add_decode_args, add_engine_args, build_progress, engine_options, human_error, transcribe_options
+
+log = logging.getLogger(__name__)
+ALL_FORMATS = ("txt", "srt", "vtt", "json")
+EXIT_SOME_FAILED = 1
+
+
+def demo_clip() -> Path:
+    return Path(str(importlib.resources.files("edge_asr.data").joinpath("jfk.flac")))
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "transcribe",
+        help="transcribe audio files to txt/srt/vtt/json",
+        description="Transcribe audio files (wav, flac, ogg, mp3, m4a, ... at any rate) with the INT8 Whisper model. "
+        "Writes DIR/<file stem>.<format> for each input; a file that fails is reported and the others still run.",
+    )
+    p.add_argument("files", nargs="*", type=Path, help="audio files")
+    p.add_argument("--demo", action="store_true", help="also transcribe the bundled 11-s demo clip (JFK, public domain)")
+    p.add_argument("-f", "--format", default="txt", help="txt, srt, vtt, json, a comma list, or all (default: txt)")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="where to write transcripts (default: .)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no text on stdout")
+    add_decode_args(p)
+    add_engine_args(p)
+    p.set_defaults(func=run)
+
+
+def _formats(spec: str) -> list[str]:
+    fmts = list(ALL_FORMATS) if spec == "all" else [f.strip().lower() for f in spec.split(",") if f.strip()]
+    bad = [f for f in fmts if f not in ALL_FORMATS]
+    if bad or not fmts:
+        raise EdgeAsrError(f"unknown format {', '.join(bad) or spec!r}; choose from {', '.join(ALL_FORMATS)} or all")
+    return fmts
+
+
+def _output_stems(files: list[Path]) -> list[str]:
+    """<stem> per input, made unique when two inputs share a stem (talk.wav and talk.mp3)."""
+    seen: dict[str, int] = {}
+    out = []
+    for f in files:
+        stem = f.stem
+        n = seen.get(stem, 0)
+        seen[stem] = n + 1
+        if n:
+            log.warning("%s shares its name with an earlier input; writing it as %s_%d", f, stem, n + 1)
+            stem = f"{stem}_{n + 1}"
+        out.append(stem)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..engine import load_transcriber
+    from ..formats import write_transcript
+
+    files: list[Path] = list(args.files) + ([demo_clip()] if args.demo else [])
+    if not files:
+        print("edge-asr transcribe: give audio files, or --demo for the bundled clip (see --help)", file=sys.stderr)
+        return 2
+    fmts = _formats(args.format)
+    opts = transcribe_options(args)
+    show = not args.quiet
+    transcriber = load_transcriber(engine_options(args), progress=build_progress(show and sys.stderr.isatty()))
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for path, stem in zip(files, _output_stems(files)):
+        try:
+            segments_iter, info = transcriber.transcribe(path, opts)
+            segments: list[Segment] = []
+            with tqdm(total=round(info.duration, 2), unit="s", desc=path.name, disable=not show, file=sys.stderr,
+                      bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]") as bar:
+                for seg in segments_iter:
+                    segments.append(seg)
+                    bar.update(min(seg.end, info.duration) - bar.n)
+                    if show:
+                        tqdm.write(f"[{seg.start:7.2f} -> {seg.end:7.2f}] {seg.text.strip()}", file=sys.stdout)
+                bar.update(info.duration - bar.n)
+            for fmt in fmts:
+                write_transcript(segments, info, fmt, args.output_dir / f"{stem}.{fmt}")
+            log.info("%s: %d segments, %.1f s", path, len(segments), info.duration)
+        except EdgeAsrError as exc:
+            failures += 1
+            print(f"edge-asr: {path}: {human_error(exc)}", file=sys.stderr)
+    if failures:
+        print(f"edge-asr: {failures} of {len(files)} files failed", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return 0
