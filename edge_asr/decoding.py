@@ -79,10 +79,15 @@ class LogitRules:
             logits[:, :tb] = NEG_INF
             if self.max_initial is not None:
                 logits[:, tb + self.max_initial + 1 :] = NEG_INF
-        logprobs = log_softmax(logits)
+        # If timestamps together are likelier than any single text token, a timestamp must come. Comparing
+        # logsumexp(timestamps) with max(text) on raw logits is the same test as on log-probabilities.
         for k in range(tokens.shape[0]):
-            ts_mass = np.logaddexp.reduce(logprobs[k, tb:])
-            if ts_mass > logprobs[k, :tb].max():
+            ts = logits[k, tb:]
+            top = ts.max()
+            if not np.isfinite(top):
+                continue
+            ts_mass = top + np.log(np.exp(ts - top).sum())
+            if ts_mass > logits[k, :tb].max():
                 logits[k, :tb] = NEG_INF
 
 
@@ -121,7 +126,7 @@ class WindowDecoder:
         tokens = np.tile(np.array(initial, dtype=np.int64), (n, 1))
         out = self.rt.decode(tokens, None, cross_b, logits_start=sot_index)
         no_speech_prob = float(np.exp(log_softmax(out.logits[0, 0].astype(np.float64))[self.tok.no_speech]))
-        logits = out.logits[:, -1].astype(np.float64)
+        logits = out.logits[:, -1].copy()
         cache = out.cache
         eot = self.tok.eot
         sum_lp = np.zeros(n)
@@ -141,13 +146,13 @@ class WindowDecoder:
                 else:
                     nxt = lp.argmax(axis=-1)
                 alive = tokens[:, -1] != eot
-                sum_lp += np.where(alive, lp[np.arange(n), nxt], 0.0)
+                sum_lp += np.where(alive, lp[np.arange(n), nxt], 0.0).astype(np.float64)
                 nxt = np.where(alive, nxt, eot)
                 tokens = np.concatenate([tokens, nxt[:, None]], axis=1)
                 if (nxt == eot).all():
                     break
             out = self.rt.decode(tokens[:, -1:], cache, cross_b, logits_start=0)
-            logits, cache = out.logits[:, -1].astype(np.float64), out.cache
+            logits, cache = out.logits[:, -1].copy(), out.cache
 
         begin = len(initial)
         if beam:

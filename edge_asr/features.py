@@ -65,13 +65,26 @@ def power_spectrogram(audio: np.ndarray) -> np.ndarray:
 
 def log_mel_spectrogram(audio: np.ndarray, n_mels: int = 80, padding: int = 0) -> np.ndarray:
     """Normalised log-mel [n_mels, frames]. ``padding`` zero samples are appended first (Whisper pads 30 s so
-    every window, the last included, sees the log-mel of real silence rather than of nothing)."""
+    every window, the last included, sees the log-mel of real silence rather than of nothing).
+
+    Frames lying wholly in the zero padding all equal the clamped floor, so only the first ``N_FFT`` padding
+    samples go through the STFT and the rest is filled in: the same result for a fraction of the work.
+    """
     audio = np.asarray(audio, dtype=np.float32)
-    if padding > 0:
-        audio = np.concatenate([audio, np.zeros(padding, dtype=np.float32)])
-    mel = mel_filters(n_mels) @ power_spectrogram(audio)
+    computed_pad = min(padding, N_FFT)
+    if computed_pad > 0:
+        audio_p = np.concatenate([audio, np.zeros(computed_pad, dtype=np.float32)])
+    else:
+        audio_p = audio
+    mel = mel_filters(n_mels) @ power_spectrogram(audio_p)
     log_spec = np.log10(np.maximum(mel, LOG_MEL_FLOOR))
-    log_spec = np.maximum(log_spec, log_spec.max() - LOG_MEL_DYNAMIC_RANGE)
+    floor = log_spec.max() - LOG_MEL_DYNAMIC_RANGE
+    log_spec = np.maximum(log_spec, floor)
+    silence = max(float(np.log10(LOG_MEL_FLOOR)), float(floor))  # what a frame of pure zeros becomes
+    total_frames = (len(audio) + padding) // HOP_LENGTH
+    if total_frames > log_spec.shape[1]:
+        fill = np.full((n_mels, total_frames - log_spec.shape[1]), silence, dtype=log_spec.dtype)
+        log_spec = np.concatenate([log_spec, fill], axis=1)
     return ((log_spec + LOG_MEL_OFFSET) / LOG_MEL_OFFSET).astype(np.float32)
 
 

@@ -135,7 +135,7 @@ class WhisperTranscriber:
         for t in opts.temperatures:
             result = self.decoder.decode(cross, opts, lang, prompt, t, rng)
             too_repetitive = opts.compression_ratio_threshold is not None and result.compression_ratio > opts.compression_ratio_threshold
-            if short and (too_repetitive or not result.hit_eot or self._overruns(result, content_s)):
+            if short and (too_repetitive or not result.hit_eot):
                 # The short encoder context can make the decoder loop; the full window is the safe fallback.
                 log.debug("short-clip decode failed at %.2f s (eot=%s, cr=%.2f); using the full window",
                           seek / FRAMES_PER_SECOND, result.hit_eot, result.compression_ratio)

@@ -37,3 +37,19 @@ def en_dev() -> list[dict[str, str]]:
 @pytest.fixture(scope="session")
 def jfk_path() -> Path:
     return shared_path("speech", "en-dev", "jfk.flac")
+
+
+# Built models for the whole test session live in one cache (kept between local runs, fresh in CI); subprocesses
+# started by tests inherit it through the environment.
+TEST_CACHE = ROOT / ".cache" / "test-models"
+os.environ.setdefault("EDGE_ASR_CACHE_DIR", str(TEST_CACHE))
+os.environ.setdefault("EDGE_ASR_CONFIG_DIR", str(ROOT / ".cache" / "test-config"))
+
+
+@pytest.fixture(scope="session")
+def transcriber():
+    """The real INT8 tiny.en on ONNX Runtime, built on first use."""
+    from edge_asr.engine import load_transcriber
+    from edge_asr.options import EngineOptions
+
+    return load_transcriber(EngineOptions(threads=2))

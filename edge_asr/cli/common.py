@@ -19,7 +19,7 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "tflite"], help="inference runtime (default: auto)")
     g.add_argument("--device", default="auto", help="auto, cpu, or an execution provider such as CUDA or QNN (default: auto)")
     g.add_argument("--threads", type=int, default=None, help="encoder threads (default: up to 4, one per core)")
-    g.add_argument("--decoder-threads", type=int, default=1, help="decoder-step threads (default: 1, fastest measured)")
+    g.add_argument("--decoder-threads", type=int, default=None, help="decoder-step threads (default: as --threads)")
     g.add_argument("--cache-dir", default=None, help="where built INT8 models are kept (default: the per-user cache)")
 
 
@@ -38,10 +38,11 @@ def add_decode_args(p: argparse.ArgumentParser) -> None:
 
 
 def engine_options(a: argparse.Namespace) -> EngineOptions:
-    kw = {"model": a.model, "backend": a.backend, "device": a.device, "decoder_threads": a.decoder_threads,
-          "cache_dir": a.cache_dir}
+    kw = {"model": a.model, "backend": a.backend, "device": a.device, "cache_dir": a.cache_dir}
     if a.threads is not None:
         kw["threads"] = a.threads
+    if a.decoder_threads is not None or a.threads is not None:
+        kw["decoder_threads"] = a.decoder_threads or a.threads
     return EngineOptions(**kw)
 
 

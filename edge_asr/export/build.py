@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -29,7 +30,7 @@ from .registry import ModelSource, resolve
 
 log = logging.getLogger(__name__)
 
-EXPORT_VERSION = 1  # bump when the graphs change: cached builds are then rebuilt
+EXPORT_VERSION = 2  # bump when the graphs change: cached builds are then rebuilt
 MANIFEST = "manifest.json"
 ENCODER_FILE = "encoder.int8.onnx"
 DECODER_FILE = "decoder.int8.onnx"
@@ -50,8 +51,16 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+CACHE_ENV = "EDGE_ASR_CACHE_DIR"
+
+
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    return Path(cache_dir) if cache_dir else Path(platformdirs.user_cache_dir(APP_NAME)) / "models"
+    """Explicit directory, else $EDGE_ASR_CACHE_DIR, else the per-user cache (~/.cache/edge-asr/models)."""
+    if cache_dir:
+        return Path(cache_dir)
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(platformdirs.user_cache_dir(APP_NAME)) / "models"
 
 
 def _source_files(path: Path) -> list[Path]:

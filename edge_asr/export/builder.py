@@ -21,6 +21,7 @@ class GraphBuilder:
         self.outputs: list[onnx.ValueInfoProto] = []
         self._count = 0
         self._consts: dict[tuple[str, bytes], str] = {}
+        self._alias: dict[str, str] = {}  # values renamed into graph outputs
 
     def _fresh(self, hint: str) -> str:
         self._count += 1
@@ -31,7 +32,14 @@ class GraphBuilder:
         return name
 
     def output(self, value: str, name: str, elem: int, shape: list[Any]) -> None:
-        self.op("Identity", [value], name=name, out=name)
+        """Expose ``value`` as graph output ``name`` by renaming it (an Identity copy costs time every step)."""
+        if value in {i.name for i in self.inputs} or any(t.name == value for t in self.initializers):
+            self.op("Identity", [value], name=name, out=name)
+        else:
+            for node in self.nodes:
+                node.output[:] = [name if o == value else o for o in node.output]
+                node.input[:] = [name if i == value else i for i in node.input]
+            self._alias[value] = name
         self.outputs.append(helper.make_tensor_value_info(name, elem, shape))
 
     def weight(self, name: str, array: np.ndarray) -> str:
@@ -46,12 +54,17 @@ class GraphBuilder:
         return self._consts[key]
 
     def op(self, op_type: str, inputs: list[str], *, out: str | None = None, name: str | None = None,
-           domain: str = "", n_out: int = 1, **attrs: Any) -> str:
+           domain: str = "", **attrs: Any) -> str:
+        return self.op_multi(op_type, inputs, 1, out=out, name=name, domain=domain, **attrs)[0]
+
+    def op_multi(self, op_type: str, inputs: list[str], n_out: int, *, out: str | None = None, name: str | None = None,
+                 domain: str = "", **attrs: Any) -> list[str]:
         outs = [out or self._fresh(op_type.lower())] + [self._fresh(op_type.lower()) for _ in range(n_out - 1)]
+        inputs = [self._alias.get(i, i) for i in inputs]
         self.nodes.append(
             helper.make_node(op_type, inputs, outs, name=name or self._fresh("n_" + op_type), domain=domain, **attrs)
         )
-        return outs[0]
+        return outs
 
     # Small compositions used by both encoder and decoder.
     def linear(self, x: str, w: np.ndarray, b: np.ndarray | None, name: str) -> str:

@@ -7,6 +7,7 @@ import importlib
 import importlib.resources
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,16 @@ def _registry() -> dict[str, Any]:
     return data
 
 
+CONFIG_ENV = "EDGE_ASR_CONFIG_DIR"
+
+
+def user_config_dir() -> Path:
+    """$EDGE_ASR_CONFIG_DIR, else the per-user config directory (~/.config/edge-asr)."""
+    return Path(os.environ.get(CONFIG_ENV) or platformdirs.user_config_dir(APP_NAME))
+
+
 def user_models_path(config_dir: Path | None = None) -> Path:
-    return (config_dir or Path(platformdirs.user_config_dir(APP_NAME))) / USER_MODELS_FILE
+    return (config_dir or user_config_dir()) / USER_MODELS_FILE
 
 
 def _user_models(config_dir: Path | None = None) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,220 @@
+"""Speed, memory and accuracy of the engine against a peer (faster-whisper) on the same clips, interleaved.
+
+Everything here prints figures; nothing asserts timings. Steady-state runs happen in this process after a
+warm-up; whole-process runs start fresh interpreters and read their peak RSS from wait4().
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .audio import decode_audio
+from .constants import SAMPLE_RATE
+from .engine.runtime import KV, ModelRuntime, StepOutput
+from .evaluate import Clip, wer
+from .options import EngineOptions, TranscribeOptions
+
+KIB = 1024
+MIB = 1024 * 1024
+COLD_START_CLIP = 5.0  # s of audio for the cold-start measurement
+
+_FW_SCRIPT = """
+import sys, faster_whisper
+m = faster_whisper.WhisperModel(sys.argv[1], device="cpu", compute_type="int8", cpu_threads=int(sys.argv[2]))
+for p in sys.argv[3:]:
+    segs, info = m.transcribe(p, beam_size=1, language="en", vad_filter=False)
+    print("".join(s.text for s in segs).strip())
+"""
+_COLD_SCRIPT = """
+import sys, time, psutil
+t0 = psutil.Process().create_time()
+from edge_asr.engine import load_transcriber
+from edge_asr.options import EngineOptions
+tr = load_transcriber(EngineOptions(model=sys.argv[1], threads=int(sys.argv[2]), cache_dir=sys.argv[3] or None))
+segs, info = tr.transcribe(sys.argv[4])
+next(iter(segs), None)
+print(time.time() - t0)
+"""
+
+
+class TimedRuntime:
+    """Wraps a ModelRuntime and adds up the seconds spent in the encoder and the decoder."""
+
+    def __init__(self, inner: ModelRuntime) -> None:
+        self.inner = inner
+        self.backend, self.providers = inner.backend, inner.providers
+        self.n_text_layer, self.n_text_head, self.d_head = inner.n_text_layer, inner.n_text_head, inner.d_head
+        self.encoder_s = 0.0
+        self.decoder_s = 0.0
+
+    def encode(self, mel: np.ndarray) -> KV:
+        t = time.perf_counter()
+        try:
+            return self.inner.encode(mel)
+        finally:
+            self.encoder_s += time.perf_counter() - t
+
+    def decode(self, tokens: np.ndarray, cache: KV | None, cross: KV, logits_start: int) -> StepOutput:
+        t = time.perf_counter()
+        try:
+            return self.inner.decode(tokens, cache, cross, logits_start)
+        finally:
+            self.decoder_s += time.perf_counter() - t
+
+
+@dataclass
+class SystemRuns:
+    name: str
+    load_s: float = 0.0
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    encoder_s: list[float] = field(default_factory=list)
+    decoder_s: list[float] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+
+def _ours(engine: EngineOptions) -> tuple[Callable[[Path], str], SystemRuns, TimedRuntime]:
+    from .engine import load_transcriber
+    from .transcribe import WhisperTranscriber
+
+    t = time.perf_counter()
+    tr = load_transcriber(engine)
+    runs = SystemRuns(f"edge-asr {tr.name}", load_s=time.perf_counter() - t)
+    assert isinstance(tr, WhisperTranscriber)
+    timed = TimedRuntime(tr.runtime)
+    tr.runtime = timed
+    tr.decoder.rt = timed
+    opts = TranscribeOptions()
+
+    def run(p: Path) -> str:
+        segs, _ = tr.transcribe(p, opts)
+        return "".join(s.text for s in segs).strip()
+
+    return run, runs, timed
+
+
+def _faster_whisper(model_dir: Path, threads: int) -> tuple[Callable[[Path], str], SystemRuns] | None:
+    try:
+        import faster_whisper
+    except ImportError:
+        return None
+    t = time.perf_counter()
+    m = faster_whisper.WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+    runs = SystemRuns(f"faster-whisper {faster_whisper.__version__} int8", load_s=time.perf_counter() - t)
+
+    def run(p: Path) -> str:
+        segs, _ = m.transcribe(str(p), beam_size=1, language="en", vad_filter=False)
+        return "".join(s.text for s in segs).strip()
+
+    return run, runs
+
+
+def _run_process(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and stdout of a child process."""
+    t = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} exited with {proc.returncode}")
+    return wall, usage.ru_maxrss * KIB / MIB, text
+
+
+def _med(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def run_benchmark(clips: list[Clip], engine: EngineOptions, repeats: int, vs_faster_whisper: bool,
+                  processes: bool, out: Callable[[str], None] = print) -> None:
+    from .export.registry import resolve
+
+    audio_s = sum(len(decode_audio(c.path)) for c in clips) / SAMPLE_RATE
+    out(f"{len(clips)} clips, {audio_s:.1f} s of audio, {engine.threads} threads, {repeats} interleaved repeats")
+    ours_fn, ours, timed = _ours(engine)
+    systems: list[tuple[Callable[[Path], str], SystemRuns]] = [(ours_fn, ours)]
+    fw_dir = resolve("tiny.en").path
+    if vs_faster_whisper:
+        fw = _faster_whisper(fw_dir, engine.threads) if fw_dir else None
+        if fw is None:
+            out("faster-whisper is not installed (pip install faster-whisper): comparison skipped")
+        else:
+            systems.append(fw)
+    for fn, _ in systems:  # warm-up
+        fn(clips[0].path)
+    for r in range(repeats):
+        order = systems if r % 2 == 0 else systems[::-1]
+        for fn, runs in order:
+            enc0, dec0 = timed.encoder_s, timed.decoder_s
+            w, c = time.perf_counter(), time.process_time()
+            texts = [fn(clip.path) for clip in clips]
+            runs.wall.append(time.perf_counter() - w)
+            runs.cpu.append(time.process_time() - c)
+            if runs is ours:
+                runs.encoder_s.append(timed.encoder_s - enc0)
+                runs.decoder_s.append(timed.decoder_s - dec0)
+            runs.texts = texts
+    have_refs = all(c.reference for c in clips)
+    out("")
+    out(f"{'system':52s} {'load s':>7s} {'wall s':>7s} {'cpu s':>7s} {'RTF':>7s} {'x RT':>6s} {'WER %':>6s}")
+    for _, runs in systems:
+        wall = _med(runs.wall)
+        w = f"{100 * wer([c.reference for c in clips], runs.texts):6.2f}" if have_refs else "   n/a"
+        out(f"{runs.name[:52]:52s} {runs.load_s:7.2f} {wall:7.2f} {_med(runs.cpu):7.2f} {wall / audio_s:7.4f} "
+            f"{audio_s / wall:6.1f} {w}")
+    out(f"edge-asr split: encoder {_med(ours.encoder_s):.2f} s, decoder {_med(ours.decoder_s):.2f} s, "
+        f"features/other {_med(ours.wall) - _med(ours.encoder_s) - _med(ours.decoder_s):.2f} s (median per pass)")
+    if len(systems) > 1:
+        fw_runs = systems[1][1]
+        out(f"steady-state speed-up vs faster-whisper: {_med(fw_runs.wall) / _med(ours.wall):.2f}x "
+            f"(median of {repeats} interleaved passes)")
+    if processes:
+        _whole_process(clips, engine, repeats, len(systems) > 1, fw_dir, out)
+
+
+def _whole_process(clips: list[Clip], engine: EngineOptions, repeats: int, with_fw: bool, fw_dir: Path | None,
+                   out: Callable[[str], None]) -> None:
+    paths = [str(c.path) for c in clips]
+    cache = ["--cache-dir", engine.cache_dir] if engine.cache_dir else []
+    with tempfile.TemporaryDirectory() as tmp:
+        ours_cmd = [sys.executable, "-m", "edge_asr", "transcribe", *paths, "-q", "-o", tmp, "--model", engine.model,
+                    "--threads", str(engine.threads), *cache]
+        fw_cmd = [sys.executable, "-c", _FW_SCRIPT, str(fw_dir), str(engine.threads), *paths]
+        walls: dict[str, list[float]] = {"edge-asr": [], "faster-whisper": []}
+        rss: dict[str, float] = {"edge-asr": 0.0, "faster-whisper": 0.0}
+        for r in range(repeats):
+            pairs = [("edge-asr", ours_cmd)] + ([("faster-whisper", fw_cmd)] if with_fw else [])
+            for name, cmd in pairs if r % 2 == 0 else pairs[::-1]:
+                w, m, _ = _run_process(cmd)
+                walls[name].append(w)
+                rss[name] = max(rss[name], m)
+        out("")
+        out("whole processes (start, load, transcribe every clip, exit), median:")
+        for name in ("edge-asr", "faster-whisper"):
+            if walls[name]:
+                out(f"  {name:15s} {_med(walls[name]):7.2f} s   peak RSS {rss[name]:6.0f} MiB")
+        if with_fw and walls["faster-whisper"]:
+            out(f"  whole-process speed-up vs faster-whisper: {_med(walls['faster-whisper']) / _med(walls['edge-asr']):.2f}x")
+        longest = max(clips, key=lambda c: len(decode_audio(c.path)))
+        _, m, _ = _run_process([*ours_cmd[:4], str(longest.path), *ours_cmd[4 + len(paths):]])
+        out(f"  peak RSS of `edge-asr transcribe` on one clip ({longest.path.name}): {m:.0f} MiB")
+        five = Path(tmp) / "five-seconds.wav"
+        import soundfile as sf
+
+        sf.write(five, decode_audio(clips[0].path)[: int(COLD_START_CLIP * SAMPLE_RATE)], SAMPLE_RATE)
+        colds = [float(_run_process([sys.executable, "-c", _COLD_SCRIPT, engine.model, str(engine.threads),
+                                      engine.cache_dir or "", str(five)])[2].strip().splitlines()[-1]) for _ in range(repeats)]
+        out(f"  cold start (process start -> first segment of a {COLD_START_CLIP:.0f}-s clip): median {_med(colds):.2f} s")
