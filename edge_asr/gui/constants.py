@@ -1,0 +1,31 @@
+"""Named constants of the desktop app, with their units."""
+
+from __future__ import annotations
+
+ORGANIZATION = "edge-asr"
+SETTINGS_APP = "edge-asr-gui"
+
+DEFAULT_WINDOW_SIZE = (1100, 700)  # px, first run
+MIN_WINDOW_SIZE = (800, 480)  # px, a 7" Raspberry Pi touchscreen
+SIDEBAR_WIDTH = 300  # px, device / resources / jobs column
+SIDEBAR_MIN_WIDTH = 260  # px
+
+RESOURCE_SAMPLE_INTERVAL_MS = 1000  # ms between ResourceSampler reads while no Stats events flow
+STATS_FRESH_S = 3.0  # s: a Stats event younger than this makes the GUI's own sampling redundant
+PLOT_HISTORY = 60  # samples kept by each rolling plot (one minute at 1 Hz)
+SPARKLINE_HEIGHT = 22  # px
+LEVEL_FLOOR_DBFS = -60.0  # dBFS shown as an empty meter
+LEVEL_REDRAW_INTERVAL_MS = 50  # ms: the meter repaints at most 20 times a second, whatever the event rate
+LEVEL_PEAK_HOLD_S = 1.0  # s a peak marker stays before falling
+
+DEVICE_REFRESH_INTERVAL_MS = 3000  # ms between input-device list refreshes while not recording
+PIPELINE_STOP_TIMEOUT_S = 5.0  # s the pipeline may take to flush the utterance in flight
+SHUTDOWN_WAIT_MS = 8000  # ms the window waits for workers on close before giving up
+
+SCREENSHOT_SETTLE_MS = 1200  # ms after the window shows before a screenshot, so first samples arrive
+SCREENSHOT_MAX_WAIT_MS = 20_000  # ms a screenshot waits at most for the model to finish loading
+
+MAX_THREADS = 16  # upper bound offered for encoder threads
+PROGRESS_STEPS = 1000  # resolution of progress bars (QProgressBar takes ints)
+EXPORT_FORMATS = ("txt", "srt", "vtt", "json")
+AUDIO_FILE_PATTERNS = "*.wav *.flac *.mp3 *.ogg *.opus *.m4a *.mp4 *.webm *.aac *.wma"
