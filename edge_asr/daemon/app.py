@@ -1,0 +1,354 @@
+"""The daemon's web app (FastAPI on uvicorn): health, metrics, the OpenAI-style upload, live events, streaming.
+
+Everything here is async glue: decoding audio runs in worker threads and inference in the scheduler's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import __version__
+from ..errors import AudioError, EdgeAsrError
+from .config import DaemonConfig
+from .errors import ApiError, BodyTooLarge, error_body, error_response, install_handlers
+from .live import ALL_TYPES, DEFAULT_TYPES, EventHub, LiveManager
+from .metrics import CONTENT_TYPE, Metrics
+from .openai_api import register as register_openai
+from .scheduler import Overloaded, Scheduler
+from .stream import PcmDecoder, StreamFormat, StreamSession
+
+log = logging.getLogger(__name__)
+
+DECODE_SLOTS = 2  # uploads decoded at once (each may hold up to max_audio_seconds of float32 samples)
+SSE_KEEPALIVE = 15.0  # s between SSE comments so proxies keep an idle stream open
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+WS_POLICY_VIOLATION = 1008
+WS_TRY_AGAIN_LATER = 1013
+WS_UNSUPPORTED_DATA = 1003
+WS_TOO_BIG = 1009
+WS_GOING_AWAY = 1001
+
+
+@dataclass
+class DaemonState:
+    config: DaemonConfig
+    metrics: Metrics
+    token: str | None = None
+    scheduler: Scheduler | None = None
+    live: LiveManager | None = None
+    hub: EventHub | None = None
+    model_name: str = ""
+    is_multilingual: bool = False
+    load_error: str | None = None
+    shutting_down: bool = False
+    streams: int = 0
+    decode_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DECODE_SLOTS))
+
+
+def _bearer(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+    if scope["type"] == "websocket" or scope.get("path") == "/v1/live":
+        # Browsers cannot set headers on WebSocket/EventSource requests: the token may come as a query parameter.
+        from urllib.parse import parse_qs
+
+        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("access_token")
+        return values[0] if values else None
+    return None
+
+
+class Gate:
+    """Outermost ASGI layer: per-route request metrics, bearer-token auth and the request-body size limit."""
+
+    def __init__(self, app: ASGIApp, routes_app: FastAPI, daemon: DaemonState) -> None:
+        self.app, self.routes_app, self.daemon = app, routes_app, daemon
+
+    def _route(self, scope: Scope) -> str:
+        for route in self.routes_app.routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return str(getattr(route, "path", "other"))
+        return "other"  # unknown paths share one label so scanners cannot blow up the series count
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        route, method = self._route(scope), scope.get("method", "WS")
+        status = {"code": 0}
+        started = time.perf_counter()
+        m = self.daemon.metrics
+
+        async def send_wrapper(message: Message) -> None:
+            t = message["type"]
+            if t == "http.response.start":
+                status["code"] = message["status"]
+            elif t == "websocket.accept":
+                status["code"] = 101
+            elif t == "websocket.close" and not status["code"]:
+                status["code"] = 403
+            await send(message)
+
+        try:
+            token = self.daemon.token
+            if token and scope["path"] not in PUBLIC_PATHS:
+                given = _bearer(scope)
+                if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+                    await self._deny(scope, receive, send_wrapper)
+                    return
+            if scope["type"] == "http":
+                limit = self.daemon.config.server.max_upload_bytes
+                length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+                if length is not None and length.isdigit() and int(length) > limit:
+                    await error_response(BodyTooLarge(limit))(scope, receive, send_wrapper)
+                    return
+                receive = self._limited(receive, limit)
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            code = status["code"] or 500
+            m.requests.labels(route, method, str(code)).inc()
+            if code >= 400:
+                m.errors.labels(route, str(code)).inc()
+            if scope["type"] == "http":
+                m.latency.labels(route).observe(time.perf_counter() - started)
+
+    @staticmethod
+    def _limited(receive: Receive, limit: int) -> Receive:
+        seen = {"bytes": 0}
+
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                seen["bytes"] += len(message.get("body", b""))
+                if seen["bytes"] > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return wrapped
+
+    @staticmethod
+    async def _deny(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": "missing or wrong token"})
+            return
+        response = JSONResponse(error_body("missing or wrong bearer token (Authorization: Bearer <token>)",
+                                           "authentication_error"), status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        await response(scope, receive, send)
+
+
+def _types(param: str | None) -> frozenset[str]:
+    if not param:
+        return DEFAULT_TYPES
+    wanted = frozenset(t.strip() for t in param.split(",") if t.strip())
+    unknown = wanted - ALL_TYPES
+    if unknown:
+        raise ApiError(400, f"unknown event types {', '.join(sorted(unknown))}; known: {', '.join(sorted(ALL_TYPES))}",
+                       param="types")
+    return wanted
+
+
+def create_app(daemon: DaemonState) -> ASGIApp:
+    app = FastAPI(title="edge-asr daemon", version=__version__,
+                  description="On-device speech-to-text: OpenAI-compatible uploads, live microphone events, "
+                              "streaming transcription, health and Prometheus metrics.")
+    app.state.daemon = daemon
+    install_handlers(app)
+    register_openai(app)
+
+    @app.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: the model is loaded; also reports the microphone")
+    async def readyz() -> JSONResponse:
+        if daemon.shutting_down:
+            state = "stopping"
+        elif daemon.load_error:
+            state = "error"
+        else:
+            state = "ready" if daemon.scheduler is not None else "loading"
+        body = {
+            "status": state,
+            "model": daemon.model_name or None,
+            "error": daemon.load_error,
+            "mic": daemon.live.status() if daemon.live else {"enabled": daemon.config.live.enabled,
+                                                             "state": "stopped", "reason": "model not loaded"},
+            "queue": daemon.scheduler.depth() if daemon.scheduler else {},
+        }
+        return JSONResponse(body, status_code=200 if state == "ready" else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(daemon.metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/v1/models", summary="The loaded model, OpenAI list shape")
+    async def models() -> dict[str, Any]:
+        data = [{"id": daemon.model_name, "object": "model", "owned_by": "edge-asr"}] if daemon.model_name else []
+        return {"object": "list", "data": data}
+
+    @app.get("/v1/live", summary="Live microphone events as Server-Sent Events (WebSocket on the same path)")
+    async def live_sse(types: str | None = None) -> StreamingResponse:
+        hub = daemon.hub
+        if hub is None:
+            raise ApiError(503, "live events are not available yet (the model is loading)", retry_after=5)
+        sub = hub.subscribe(_types(types))
+        if sub is None:
+            raise ApiError(429, f"too many live clients (limit {hub.max_clients})", retry_after=5)
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                yield "retry: 2000\n\n"
+                while True:
+                    try:
+                        item = await asyncio.wait_for(sub.queue.get(), SSE_KEEPALIVE)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    if item is None:
+                        return
+                    yield f"event: {item['type']}\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
+            finally:
+                hub.unsubscribe(sub)
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.websocket("/v1/live")
+    async def live_ws(ws: WebSocket, types: str | None = None) -> None:
+        hub = daemon.hub
+        await ws.accept()
+        try:
+            wanted = _types(types)
+        except ApiError as exc:
+            await ws.close(WS_UNSUPPORTED_DATA, exc.message)
+            return
+        sub = hub.subscribe(wanted) if hub is not None else None
+        if sub is None:
+            await ws.close(WS_TRY_AGAIN_LATER, "live events unavailable or too many clients")
+            return
+        assert hub is not None
+        try:
+            await ws.send_json({"type": "hello", "mic": daemon.live.status() if daemon.live else None})
+            reader = asyncio.create_task(_drain(ws))
+            while True:
+                getter = asyncio.create_task(sub.queue.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if reader in done:
+                    getter.cancel()
+                    return
+                item = getter.result()
+                if item is None:
+                    reader.cancel()
+                    await ws.close(WS_GOING_AWAY, "server shutting down")
+                    return
+                await ws.send_json(item)
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        finally:
+            hub.unsubscribe(sub)
+
+    @app.websocket("/v1/stream")
+    async def stream_ws(ws: WebSocket, encoding: str = "pcm_s16le", sample_rate: int = 16000, channels: int = 1,
+                        language: str | None = None) -> None:
+        await ws.accept()
+        scheduler = daemon.scheduler
+        if scheduler is None or daemon.shutting_down:
+            await ws.close(WS_TRY_AGAIN_LATER, "model loading or server shutting down")
+            return
+        if daemon.streams >= daemon.config.scheduler.max_streams:
+            await ws.send_json({"type": "error", "message": "too many concurrent streams", "retry_after": 5})
+            await ws.close(WS_TRY_AGAIN_LATER, "too many concurrent streams")
+            return
+        daemon.streams += 1
+        daemon.metrics.stream_sessions.set(daemon.streams)
+        try:
+            await _stream(ws, daemon, scheduler, encoding, sample_rate, channels, language)
+        finally:
+            daemon.streams -= 1
+            daemon.metrics.stream_sessions.set(daemon.streams)
+
+    return Gate(app, app, daemon)
+
+
+async def _drain(ws: WebSocket) -> None:
+    """Read (and ignore) client messages until it disconnects."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+async def _stream(ws: WebSocket, daemon: DaemonState, scheduler: Scheduler, encoding: str, sample_rate: int,
+                  channels: int, language: str | None) -> None:
+    try:
+        decoder = PcmDecoder(StreamFormat(encoding, sample_rate, channels))
+        base = daemon.config.decoding.transcribe_options()
+        if language and not daemon.is_multilingual and language != "en":
+            raise AudioError(f"the loaded model {daemon.model_name} is English-only; it cannot transcribe {language!r}")
+        options = base.with_(language=language or base.language)
+    except EdgeAsrError as exc:
+        await ws.send_json({"type": "error", "message": str(exc)})
+        await ws.close(WS_UNSUPPORTED_DATA, "bad stream parameters")
+        return
+    session = StreamSession(scheduler, options, ws.send_json)
+    limit = daemon.config.server.max_audio_seconds
+    try:
+        await ws.send_json({"type": "ready", "model": daemon.model_name, "sample_rate": sample_rate,
+                            "encoding": encoding})
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                session.cancel()
+                return
+            if message.get("bytes") is not None:
+                await session.add(decoder.feed(message["bytes"]))
+                if session.received > limit:
+                    await ws.send_json({"type": "error", "message": f"stream longer than {limit:.0f} s"})
+                    await ws.close(WS_TOO_BIG, "stream too long")
+                    session.cancel()
+                    return
+            elif message.get("text") is not None:
+                try:
+                    command = json.loads(message["text"]).get("type")
+                except (ValueError, AttributeError):
+                    command = None
+                if command in ("end", "eof"):
+                    break
+                await ws.send_json({"type": "error", "message": 'text messages must be {"type": "end"}'})
+        await session.add(decoder.flush())
+        await session.finish()
+        await ws.send_json({"type": "done", "duration": round(session.received, 3), "finals": len(session.finals)})
+        await ws.close(1000)
+    except Overloaded as exc:
+        await _fail(ws, session, str(exc), WS_TRY_AGAIN_LATER, exc.retry_after)
+    except EdgeAsrError as exc:
+        await _fail(ws, session, str(exc), WS_UNSUPPORTED_DATA if isinstance(exc, AudioError) else 1011)
+    except (WebSocketDisconnect, RuntimeError):
+        session.cancel()
+
+
+async def _fail(ws: WebSocket, session: StreamSession, message: str, code: int, retry_after: int | None = None) -> None:
+    session.cancel()
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        body: dict[str, Any] = {"type": "error", "message": message}
+        if retry_after is not None:
+            body["retry_after"] = retry_after
+        await ws.send_json(body)
+        await ws.close(code, message[:120])

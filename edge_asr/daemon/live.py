@@ -1,0 +1,230 @@
+"""Live mode in the daemon: keep the microphone pipeline running (retrying with backoff while there is no mic),
+journal and log every final, and fan events out to /v1/live subscribers.
+
+The pipeline itself (capture, VAD, streaming decoder) is the shared core in ``edge_asr.live``; the daemon only
+supervises it. Its transcriber is the scheduler's live-priority view, so uploads never delay live decoding by more
+than one window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..engine.base import Transcriber
+from ..errors import BackendUnavailableError, DeviceError, EdgeAsrError
+from ..options import TranscribeOptions
+from .config import LiveConfig
+from .journal import JournalWriter
+from .metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBER_QUEUE = 256  # events buffered per /v1/live client before the oldest are dropped
+STOP_TIMEOUT = 10.0  # s for the pipeline to flush the utterance in flight on shutdown
+DEFAULT_TYPES = frozenset({"partial", "final", "stats", "device_lost", "device_back", "error"})
+ALL_TYPES = DEFAULT_TYPES | {"level"}
+
+
+class Pipeline(Protocol):
+    """What the daemon needs of edge_asr.live.pipeline.LivePipeline."""
+
+    def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]: ...
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 5.0) -> None: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+PipelineFactory = Callable[[Transcriber, "str | int | None", "TranscribeOptions | None"], Pipeline]
+
+
+def mic_pipeline(transcriber: Transcriber, device: str | int | None,
+                 transcribe_options: TranscribeOptions | None) -> Pipeline:
+    """The shared live pipeline on a microphone; raises DeviceError when no input device can be opened."""
+    from ..live.pipeline import LivePipeline
+    from ..live.sources import MicSource
+
+    return LivePipeline(transcriber, MicSource(device), transcribe_options=transcribe_options)  # type: ignore[return-value]
+
+
+def parse_device(device: str | None) -> str | int | None:
+    if device is None:
+        return None
+    return int(device) if device.strip().isdigit() else device
+
+
+@dataclass
+class Subscriber:
+    types: frozenset[str]
+    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE))
+    dropped: int = 0
+
+
+class EventHub:
+    """Thread-safe fan-out of event dicts to asyncio subscribers; a slow client loses its oldest events."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_clients: int, metrics: Metrics | None = None) -> None:
+        self._loop = loop
+        self.max_clients = max_clients
+        self._subs: set[Subscriber] = set()  # touched on the loop only
+        self._metrics = metrics
+
+    def subscribe(self, types: frozenset[str]) -> Subscriber | None:
+        """A new subscriber, or None when max_clients are already listening."""
+        if len(self._subs) >= self.max_clients:
+            return None
+        sub = Subscriber(types)
+        self._subs.add(sub)
+        self._count()
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._subs.discard(sub)
+        self._count()
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """From any thread."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed: shutting down
+            self._loop.call_soon_threadsafe(self._deliver, event)
+
+    def close(self) -> None:
+        """Tell every subscriber the stream ended (from the loop)."""
+        for sub in self._subs:
+            self._put(sub, None)
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        for sub in self._subs:
+            if event.get("type") in sub.types:
+                self._put(sub, event)
+
+    @staticmethod
+    def _put(sub: Subscriber, item: dict[str, Any] | None) -> None:
+        while True:
+            try:
+                sub.queue.put_nowait(item)
+                return
+            except asyncio.QueueFull:
+                sub.queue.get_nowait()
+                sub.dropped += 1
+
+    def _count(self) -> None:
+        if self._metrics is not None:
+            self._metrics.live_clients.set(len(self._subs))
+
+
+class LiveManager:
+    """Supervises the live pipeline: start, retry with backoff, stop with a flush."""
+
+    def __init__(self, transcriber: Transcriber, config: LiveConfig, transcribe_options: TranscribeOptions | None,
+                 hub: EventHub, metrics: Metrics, journal: JournalWriter | None,
+                 factory: PipelineFactory = mic_pipeline) -> None:
+        self.transcriber = transcriber
+        self.config = config
+        self.transcribe_options = transcribe_options
+        self.hub, self.metrics, self.journal, self.factory = hub, metrics, journal, factory
+        self.state = "stopped"  # stopped | starting | running | unavailable
+        self.reason = ""
+        self._stop = threading.Event()
+        self._wake = threading.Event()  # the running pipeline ended or failed, or stop() was called
+        self._thread: threading.Thread | None = None
+        metrics.mic_available.set(0)
+
+    def status(self) -> dict[str, Any]:
+        return {"enabled": self.config.enabled, "state": self.state, "reason": self.reason,
+                "device": self.config.device}
+
+    def start(self) -> None:
+        if not self.config.enabled:
+            self.state, self.reason = "stopped", "live mode is disabled (live.enabled = false)"
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._supervise, name="edge-asr-live", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop capture and flush the utterance in flight (its final reaches the journal before this returns)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout + 1.0)
+            self._thread = None
+
+    def _set(self, state: str, reason: str = "") -> None:
+        if (state, reason) != (self.state, self.reason):
+            self.state, self.reason = state, reason
+            self.metrics.mic_available.set(1 if state == "running" else 0)
+
+    def _supervise(self) -> None:
+        delay = self.config.retry_initial
+        while not self._stop.is_set():
+            self._set("starting")
+            self._wake.clear()
+            try:
+                pipeline = self.factory(self.transcriber, parse_device(self.config.device), self.transcribe_options)
+                unsubscribe = pipeline.subscribe(self._on_event)
+                pipeline.start()
+            except ModuleNotFoundError as exc:
+                self._set("unavailable", f"live capture is not installed ({exc}); pip install 'edge-asr[live]'")
+                log.error("live: %s", self.reason)
+                return  # retrying cannot install a package
+            except (DeviceError, BackendUnavailableError, OSError, EdgeAsrError) as exc:
+                self._set("unavailable", str(exc))
+                log.warning("live: microphone unavailable (%s); retrying in %.0f s", exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.config.retry_max)
+                continue
+            self._set("running")
+            self.metrics.reset_drop_base()
+            log.info("live: capturing from %s", self.config.device or "the default input")
+            delay = self.config.retry_initial
+            threading.Thread(target=self._watch, args=(pipeline,), name="edge-asr-live-watch", daemon=True).start()
+            self._wake.wait()
+            if self._stop.is_set():
+                pipeline.stop(STOP_TIMEOUT)
+                unsubscribe()
+                self._set("stopped", "shutting down")
+                return
+            pipeline.stop(STOP_TIMEOUT)
+            unsubscribe()
+            self._set("unavailable", self.reason or "the live pipeline stopped")
+            log.warning("live: pipeline stopped (%s); restarting in %.0f s", self.reason, delay)
+            self._stop.wait(delay)
+            delay = min(delay * 2, self.config.retry_max)
+
+    def _watch(self, pipeline: Pipeline) -> None:
+        pipeline.wait(None)
+        self._wake.set()
+
+    def _on_event(self, event: Any) -> None:
+        """Runs on the pipeline's thread: keep it short (the journal has its own writer thread)."""
+        kind = event.type
+        d = event.to_dict()
+        if kind == "final":
+            self.metrics.live_finals.inc()
+            if event.latency > 0:
+                self.metrics.eou_latency.observe(event.latency)
+            log.info("live [%.2f-%.2f]: %s", d["start"], d["end"], d["text"])
+            if self.journal is not None and d["text"]:
+                record = dict(d, utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+                              device=self.config.device or "default")
+                self.journal.put(record)
+        elif kind == "stats":
+            self.metrics.set_total_drops(event.drops)
+        elif kind == "device_lost":
+            self._set("unavailable", f"device lost: {event.reason}")
+            log.warning("live: input device %s lost (%s)", event.device, event.reason)
+        elif kind == "device_back":
+            self._set("running")
+            log.info("live: input device %s back after %.1f s", event.device, event.outage)
+        elif kind == "error":
+            log.error("live: %s", event.message)
+            if event.fatal:
+                self.reason = event.message
+                self._wake.set()
+        self.hub.publish(d)

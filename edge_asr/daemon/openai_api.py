@@ -1,0 +1,209 @@
+"""POST /v1/audio/transcriptions, compatible with OpenAI's API so its clients work against the board.
+
+The multipart body is parsed by Starlette into at most one spooled temporary file per request (deleted when the
+request ends); decoding runs in a worker thread and the transcription in the scheduler, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+
+from ..audio import decode_audio
+from ..constants import SAMPLE_RATE
+from ..errors import AudioError, ConfigError
+from ..formats import to_srt, to_vtt
+from ..options import DEFAULT_TEMPERATURES, TranscribeOptions
+from ..results import Segment, TranscriptionInfo
+from .errors import ApiError, unavailable
+from .scheduler import Cancelled, Priority
+
+log = logging.getLogger(__name__)
+
+RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+GRANULARITIES = ("segment", "word")
+MAX_FORM_FIELDS = 16  # text fields in one request (the API has 7)
+MAX_FIELD_BYTES = 64 * 1024  # bytes of one text field (a long prompt fits)
+IN_MEMORY_NAME = "<in-memory audio>"  # how decode_audio names a file object without a path
+LANGUAGE_NAMES = {
+    "en": "english", "de": "german", "es": "spanish", "fr": "french", "it": "italian", "ja": "japanese",
+    "ko": "korean", "pt": "portuguese", "zh": "chinese", "ru": "russian", "nl": "dutch", "pl": "polish",
+}
+
+_FORM_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "the audio file"},
+                        "model": {"type": "string", "description": "accepted for compatibility; the loaded model"},
+                        "language": {"type": "string", "description": "ISO-639-1 code"},
+                        "prompt": {"type": "string"},
+                        "response_format": {"type": "string", "enum": list(RESPONSE_FORMATS)},
+                        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+                        "timestamp_granularities[]": {"type": "array",
+                                                      "items": {"type": "string", "enum": list(GRANULARITIES)}},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "400": {"description": "bad request (not audio, bad field)"},
+        "413": {"description": "upload or audio too large"},
+        "415": {"description": "not multipart/form-data"},
+        "429": {"description": "queue full; see Retry-After"},
+        "503": {"description": "loading or shutting down; see Retry-After"},
+    },
+}
+
+
+def _field(form: Any, name: str) -> str | None:
+    value = form.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, f"'{name}' must be a text field, not a file", param=name)
+    return value.strip() or None
+
+
+def request_options(form: Any, base: TranscribeOptions, multilingual: bool, model_name: str
+                    ) -> tuple[TranscribeOptions, str]:
+    """The decoding options and the response format a request's form fields ask for."""
+    fmt = _field(form, "response_format") or "json"
+    if fmt not in RESPONSE_FORMATS:
+        raise ApiError(400, f"response_format must be one of {', '.join(RESPONSE_FORMATS)}, not {fmt!r}",
+                       param="response_format")
+    language = _field(form, "language")
+    if language is not None:
+        language = language.lower()
+        if not multilingual and language != "en":
+            raise ApiError(400, f"the loaded model {model_name} is English-only; it cannot transcribe {language!r}",
+                           param="language")
+    temps = base.temperatures
+    raw_temp = _field(form, "temperature")
+    if raw_temp is not None:
+        try:
+            t = float(raw_temp)
+        except ValueError:
+            raise ApiError(400, f"temperature must be a number, not {raw_temp!r}", param="temperature") from None
+        if not (math.isfinite(t) and 0.0 <= t <= 1.0):
+            raise ApiError(400, "temperature must be between 0 and 1", param="temperature")
+        # OpenAI: 0 means "let the model raise the temperature as needed", i.e. Whisper's fallback schedule.
+        temps = DEFAULT_TEMPERATURES if t == 0 else (t,)
+    grains = [g for key in ("timestamp_granularities[]", "timestamp_granularities") for g in form.getlist(key)]
+    for g in grains:
+        if g not in GRANULARITIES:
+            raise ApiError(400, f"timestamp_granularities must be segment and/or word, not {g!r}",
+                           param="timestamp_granularities")
+    try:
+        opts = base.with_(language=language or base.language,
+                          initial_prompt=_field(form, "prompt") or base.initial_prompt,
+                          temperatures=temps, word_timestamps="word" in grains)
+    except ConfigError as exc:
+        raise ApiError(400, str(exc)) from None
+    return opts, fmt
+
+
+def _text(segments: list[Segment]) -> str:
+    return "".join(s.text for s in segments).strip()
+
+
+def verbose_json(segments: list[Segment], info: TranscriptionInfo, words: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "task": info.options.task,
+        "language": LANGUAGE_NAMES.get(info.language, info.language),
+        "duration": round(info.duration, 3),
+        "text": _text(segments),
+        "segments": [
+            {"id": s.id, "seek": int(s.start * SAMPLE_RATE // 160), "start": round(s.start, 3),
+             "end": round(s.end, 3), "text": s.text, "tokens": list(s.tokens), "temperature": s.temperature,
+             "avg_logprob": s.avg_logprob, "compression_ratio": s.compression_ratio,
+             "no_speech_prob": s.no_speech_prob}
+            for s in segments
+        ],
+    }
+    if words:
+        out["words"] = [{"word": w.word.strip(), "start": round(w.start, 3), "end": round(w.end, 3)}
+                        for s in segments for w in (s.words or ())]
+    return out
+
+
+def render(segments: list[Segment], info: TranscriptionInfo, fmt: str) -> Response:
+    if fmt == "json":
+        return JSONResponse({"text": _text(segments)})
+    if fmt == "verbose_json":
+        return JSONResponse(verbose_json(segments, info, info.options.word_timestamps))
+    if fmt == "srt":
+        return PlainTextResponse(to_srt(segments))
+    if fmt == "vtt":
+        return PlainTextResponse(to_vtt(segments), media_type="text/vtt")
+    return PlainTextResponse(_text(segments) + "\n")
+
+
+async def transcriptions(request: Request) -> Response:
+    daemon = request.app.state.daemon
+    scheduler = daemon.scheduler
+    if scheduler is None or daemon.shutting_down:
+        raise unavailable(daemon)
+    ctype = request.headers.get("content-type", "")
+    if not ctype.lower().startswith("multipart/form-data"):
+        raise ApiError(415, "send the audio as multipart/form-data with a 'file' field, "
+                            f"not {ctype or 'a body without a type'!r}")
+    try:
+        form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES)
+    except MultiPartException as exc:
+        raise ApiError(400, f"malformed multipart body: {exc.message}") from None
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(400, "the 'file' field with the audio is missing (or is not a file)", param="file")
+        opts, fmt = request_options(form, daemon.config.decoding.transcribe_options(), daemon.is_multilingual,
+                                    daemon.model_name)
+        name = upload.filename or "upload"
+        async with daemon.decode_slots:  # decoded audio is large: bound how many uploads decode at once
+            try:
+                samples = await run_in_threadpool(decode_audio, upload.file)
+            except AudioError as exc:
+                raise ApiError(400, str(exc).replace(IN_MEMORY_NAME, name), param="file") from None
+    finally:
+        await form.close()
+    seconds = len(samples) / SAMPLE_RATE
+    limit = daemon.config.server.max_audio_seconds
+    if seconds > limit:
+        raise ApiError(413, f"{name}: {seconds:.0f} s of audio is longer than the limit of {limit:.0f} s",
+                       param="file")
+    job = scheduler.submit(samples, opts, Priority.UPLOAD)
+    del samples
+    try:
+        result = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job.future)),
+                                        daemon.config.server.request_timeout)
+    except TimeoutError:
+        job.cancel()
+        raise ApiError(504, f"transcription did not finish within {daemon.config.server.request_timeout:.0f} s",
+                       kind="timeout") from None
+    except asyncio.CancelledError:
+        job.cancel()  # the client went away or the server is stopping
+        raise
+    except Cancelled as exc:
+        raise ApiError(503, str(exc), kind="cancelled") from None
+    except (AudioError, ConfigError) as exc:
+        raise ApiError(400, str(exc)) from None
+    log.info("upload %s: %.1f s of audio in %.2f s (waited %.2f s)", name, seconds, result.busy, result.waited)
+    return render(result.segments, result.info, fmt)
+
+
+def register(app: FastAPI) -> None:
+    app.post("/v1/audio/transcriptions", openapi_extra=_FORM_SCHEMA, summary="Transcribe an audio file")(transcriptions)
