@@ -69,6 +69,12 @@ def build_toolbar(window: QMainWindow, acts: Actions) -> QToolBar:
         button = bar.widgetForAction(a)
         if button is not None:
             button.setAccessibleName(a.text().lstrip("● ■").rstrip("…"))
+    record = bar.widgetForAction(acts.record)
+    if record is not None:
+        record.setObjectName("record-button")
+        font = record.font()
+        font.setBold(True)
+        record.setFont(font)
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
     return bar
 

@@ -14,6 +14,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from ..errors import ConfigError
+from .bench import MODEL_MARK, READY_MARK
 from .constants import DEFAULT_WINDOW_SIZE, MIN_WINDOW_SIZE, ORGANIZATION, SCREENSHOT_MAX_WAIT_MS, SCREENSHOT_SETTLE_MS
 from .main_window import MainWindow
 from .settings import THEMES, AppSettings, load_settings, open_store
@@ -23,8 +24,6 @@ log = logging.getLogger(__name__)
 
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 ICON_PATH = Path(__file__).resolve().parents[2] / "assets" / "edge-asr.svg"  # source checkouts; absent in wheels
-READY_MARK = "EDGE_ASR_GUI_READY"  # printed with a wall-clock time when the window is interactive (bench)
-MODEL_MARK = "EDGE_ASR_GUI_MODEL"  # printed with a wall-clock time when the model is loaded (bench)
 
 
 def parse_size(text: str) -> tuple[int, int]:

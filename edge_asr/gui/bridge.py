@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import warnings
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, SignalInstance
@@ -74,5 +75,6 @@ class EventBridge(QObject):
         self._closed = True
         self.detach()
         for signal in self._routes.values():
-            with contextlib.suppress(RuntimeError, TypeError):  # nothing was connected
+            with warnings.catch_warnings(), contextlib.suppress(RuntimeError, TypeError):
+                warnings.simplefilter("ignore", RuntimeWarning)  # PySide warns when nothing was connected
                 signal.disconnect()

@@ -82,11 +82,12 @@ class FileJobsPanel(QWidget):
         row.state = state
         label = {"queued": "waiting", "running": "transcribing", "done": "done", "cancelled": "cancelled",
                  "failed": "failed"}[state]
-        text = f"{row.spec.path.name} — {label}" + (f": {detail}" if detail else "")
+        text = f"{row.spec.path.name} — {label}"
         row.text = text
-        self._elide(row)
-        row.name.setAccessibleName(text)
-        row.name.setToolTip(f"{row.spec.path}\n{text}")
+        self._elide(row)  # the detail (an error message) is too long for the sidebar: it goes to the tooltip
+        full = f"{text}: {detail}" if detail else text
+        row.name.setAccessibleName(full)
+        row.name.setToolTip(f"{row.spec.path}\n{full}")
         row.cancel.setEnabled(state in ("queued", "running"))
 
     def _elide(self, row: _Row) -> None:

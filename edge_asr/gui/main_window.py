@@ -43,7 +43,7 @@ from .session import export_transcript, model_status_text
 from .settings import AppSettings, save_settings
 from .settings_panel import SettingsDialog
 from .sidebar import Sidebar
-from .theme import apply_theme
+from .theme import accent, apply_theme
 from .transcript_tabs import TranscriptTabs
 from .transcript_view import TranscriptView
 from .widgets import Banner
@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
         self.jobs.job_added.connect(self.tabs.add_job)
         self.jobs.job_info.connect(self.tabs.set_job_info)
         self.jobs.job_segment.connect(self.tabs.add_job_segment)
+        self.jobs.job_ended.connect(self.tabs.set_job_ended)
         self.tabs.job_tab_closed.connect(self.jobs.cancel)
         self.jobs.job_error.connect(lambda job_id, msg: self.show_error(f"Transcribing file failed: {msg}"))
 
@@ -245,7 +246,9 @@ class MainWindow(QMainWindow):
         act.setEnabled(state is not RecState.STOPPING and (self.transcriber is not None or state is not RecState.IDLE))
         button = self.toolbar.widgetForAction(act)
         if button is not None:
-            button.setAccessibleName("Stop recording" if state is RecState.RECORDING else "Record")
+            active = state in (RecState.STARTING, RecState.RECORDING)
+            button.setAccessibleName("Stop recording" if active else "Record")
+            button.setStyleSheet(f"color: {accent('rec').name()};" if active else "")
 
     def _on_partial(self, ev: Partial) -> None:
         self.live_view.set_partial(ev.text, ev.stable_text)

@@ -52,6 +52,14 @@ class TranscriptTabs(QTabWidget):
         if view is not None:  # its tab may have been closed while the last segment was in flight
             view.add_segment(segment)
 
+    def set_job_ended(self, job_id: int, state: str) -> None:
+        view = self._jobs.get(job_id)
+        if view is None or view.segments():
+            return
+        name = view.title
+        view.setPlaceholderText({"done": f"No speech found in {name}.", "cancelled": f"Cancelled: {name}.",
+                                 "failed": f"Could not transcribe {name}; see the message above."}.get(state, ""))
+
     def _close_tab(self, index: int) -> None:
         view = self.widget(index)
         if view is self.live:
