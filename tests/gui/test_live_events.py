@@ -24,7 +24,8 @@ def deliver(window: MainWindow, events: list[Event]) -> None:
 
 
 def test_partial_final_level_stats_and_device_faults(window: MainWindow, artifacts: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
-    seg = Segment(id=0, start=0.0, end=4.2, text=" And so, my fellow Americans, ask not what your country can do for you.")
+    text = " And so, my fellow Americans, ask not what your country can do for you."
+    seg = Segment(id=0, start=0.0, end=4.2, text=text)
     deliver(window, [
         Final(segment=seg, latency=0.18),
         Level(rms=-22.0, peak=-9.0),
