@@ -53,9 +53,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=5, help="launches to time (default: %(default)s)")
     p.add_argument("--platform", default=None,
                    help="Qt platform plugin (default: xcb when DISPLAY is set, else offscreen)")
+    p.add_argument("--overhead", metavar="CLIP", type=Path, default=None,
+                   help="instead: CPU the window adds over the bare live pipeline replaying CLIP in real time")
+    p.add_argument("--repeats", type=int, default=2, help="interleaved passes for --overhead (default: %(default)s)")
     args = p.parse_args(argv)
-    if args.runs < 1:
-        raise EdgeAsrError("--runs must be at least 1")
+    if args.runs < 1 or args.repeats < 1:
+        raise EdgeAsrError("--runs and --repeats must be at least 1")
+    if args.overhead is not None:
+        from .bench_overhead import run_overhead
+
+        run_overhead(args.overhead, args.repeats)
+        return 0
     platform = args.platform or (None if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                  else "offscreen")
     with tempfile.TemporaryDirectory(prefix="edge-asr-bench-gui-") as tmp:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,8 @@ class MainWindow(QMainWindow):
     model_ready = Signal(object)  # Transcriber, or None after a failure
     _sample_requested = Signal()
 
-    def __init__(self, store: QSettings, settings: AppSettings, *, autoload: bool = True) -> None:
+    def __init__(self, store: QSettings, settings: AppSettings, *, autoload: bool = True,
+                 source_factory: Callable[[str], Any] | None = None) -> None:
         super().__init__()
         self.setWindowTitle("edge-asr")
         self.setObjectName("edge-asr-main")
@@ -104,7 +105,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_progress)
 
         self.bridge = EventBridge(self)
-        self.recorder = PipelineRecorder(self.bridge, self)
+        self.recorder = PipelineRecorder(self.bridge, self, source_factory)
         self.jobs = FileJobController(self.sidebar.jobs, self)
         self.model = ModelController(self)
         self._connect()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
@@ -59,9 +60,13 @@ class PipelineRecorder(QObject):
     state_changed = Signal(object)  # RecState
     failed = Signal(str)
 
-    def __init__(self, bridge: EventBridge, parent: QObject | None = None) -> None:
+    def __init__(self, bridge: EventBridge, parent: QObject | None = None,
+                 source_factory: Callable[[str], Any] | None = None) -> None:
         super().__init__(parent)
         self._bridge = bridge
+        # Builds the capture source from the chosen device name; the default is the core's MicSource.
+        # The GUI benchmark replays a file through the same pipeline with a FileSource instead.
+        self._source_factory = source_factory
         self._pipeline: Any = None
         self._opened: Any = None  # set on the start job's thread, so shutdown can stop a pipeline not yet handed over
         self._state = RecState.IDLE
@@ -71,6 +76,11 @@ class PipelineRecorder(QObject):
     @property
     def state(self) -> RecState:
         return self._state
+
+    @property
+    def pipeline(self) -> Any:
+        """The running LivePipeline, or None."""
+        return self._pipeline
 
     def _set_state(self, state: RecState) -> None:
         if state is not self._state:
@@ -93,7 +103,7 @@ class PipelineRecorder(QObject):
                 from ..live.sources import MicSource
             except ImportError as exc:
                 raise DeviceError(f"Live recording is not available in this installation ({exc}).") from exc
-            source = MicSource(device or None)
+            source = self._source_factory(device) if self._source_factory else MicSource(device or None)
             pipeline = LivePipeline(transcriber, source, transcribe_options=options)
             bridge.attach(pipeline.subscribe)  # before start: the first events must not be missed
             try:
