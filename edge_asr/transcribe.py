@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 MIN_CONTEXT_FRAMES = int(SHORT_CLIP_MIN_CONTEXT * FRAMES_PER_SECOND)
 MIN_TAIL_FRAMES = int(SHORT_CLIP_MIN_TAIL * FRAMES_PER_SECOND)
-OVERRUN_MARGIN = 0.5  # s a last timestamp may pass the end of the audio before the short window is distrusted
+SILENCE_RMS = 10 ** (-60 / 20)  # -60 dBFS: quieter than any usable speech recording
+SILENCE_BLOCK = SAMPLE_RATE // 10  # samples (100 ms) over which loudness is measured
 
 
 def short_clip_frames(content_frames: int) -> int:
@@ -44,6 +45,17 @@ def short_clip_frames(content_frames: int) -> int:
     frames = max(content_frames + MIN_TAIL_FRAMES, MIN_CONTEXT_FRAMES)
     frames += frames % ENCODER_STRIDE
     return min(frames, N_FRAMES)
+
+
+def is_silent(window: np.ndarray) -> bool:
+    """True when a window's loudest 100 ms is below the silence floor."""
+    if len(window) == 0:
+        return True
+    blocks = len(window) // SILENCE_BLOCK
+    if blocks == 0:
+        return float(np.sqrt(np.mean(window.astype(np.float64) ** 2))) < SILENCE_RMS
+    energy = (window[: blocks * SILENCE_BLOCK].astype(np.float64) ** 2).reshape(blocks, SILENCE_BLOCK).mean(axis=1)
+    return float(np.sqrt(energy.max())) < SILENCE_RMS
 
 
 def as_samples(audio: AudioInput) -> np.ndarray:
@@ -122,13 +134,12 @@ class WhisperTranscriber:
             if opts.task == "translate":
                 raise ConfigError(f"{self.model_name} is English-only; use a multilingual model to translate")
         info = TranscriptionInfo(language, language_prob, duration, opts, self.model_name, self.runtime.backend, all_probs)
-        return self._segments(mel, content_frames, duration, opts, language), info
+        return self._segments(samples, mel, content_frames, duration, opts, language), info
 
     def _decode_with_fallback(self, mel: np.ndarray, seek: int, segment_size: int, opts: TranscribeOptions,
                               language: str, prompt: list[int], rng: np.random.Generator) -> tuple[DecodeResult, KV]:
         short = opts.short_clip and segment_size < N_FRAMES and short_clip_frames(segment_size) < N_FRAMES
         cross = self._encode(mel, seek, short_clip_frames(segment_size), segment_size) if short else self._encode(mel, seek, N_FRAMES)
-        content_s = segment_size / FRAMES_PER_SECOND
         lang = language if self.is_multilingual else None
         attempts: list[DecodeResult] = []
         result: DecodeResult | None = None
@@ -153,12 +164,7 @@ class WhisperTranscriber:
         assert result is not None
         return max(ok or attempts, key=lambda r: r.avg_logprob), cross
 
-    def _overruns(self, result: DecodeResult, content_s: float) -> bool:
-        """True when the decoder placed a timestamp past the audio: the short context let it run on."""
-        stamps = [t for t in result.tokens if t >= self.tok.timestamp_begin]
-        return bool(stamps) and (stamps[-1] - self.tok.timestamp_begin) * TIME_PRECISION > content_s + OVERRUN_MARGIN
-
-    def _segments(self, mel: np.ndarray, content_frames: int, duration: float, opts: TranscribeOptions,
+    def _segments(self, samples: np.ndarray, mel: np.ndarray, content_frames: int, duration: float, opts: TranscribeOptions,
                   language: str) -> Iterator[Segment]:
         rng = np.random.default_rng(opts.seed)
         tb = self.tok.timestamp_begin
@@ -173,6 +179,10 @@ class WhisperTranscriber:
         while seek < content_frames:
             time_offset = seek * HOP_LENGTH / SAMPLE_RATE
             segment_size = min(N_FRAMES, content_frames - seek)
+            if is_silent(samples[seek * HOP_LENGTH : (seek + segment_size) * HOP_LENGTH]):
+                # Whisper invents words ("you", "Thank you.") on digital silence; there is nothing to decode.
+                seek += segment_size
+                continue
             prompt = hot + all_tokens[prompt_reset:]
             result, cross = self._decode_with_fallback(mel, seek, segment_size, opts, language, prompt, rng)
             if opts.no_speech_threshold is not None and result.no_speech_prob > opts.no_speech_threshold and not (
@@ -218,9 +228,8 @@ class WhisperTranscriber:
                 if words:
                     s, e = words[0].start, words[-1].end
                 # Times never run backwards nor past the audio, whatever the decoder predicted.
-                e = min(max(e, s), duration)
-                s = min(max(s, last_end), e)
-                s, e = round(s, 3), round(e, 3)
+                e = min(round(max(e, s), 3), duration)
+                s = min(round(max(s, last_end), 3), e)
                 last_end = e
                 yield Segment(seg_id, s, e, text, tuple(part), result.avg_logprob, result.compression_ratio,
                               result.no_speech_prob, result.temperature, words)

@@ -53,3 +53,9 @@ def transcriber():
     from edge_asr.options import EngineOptions
 
     return load_transcriber(EngineOptions(threads=2))
+
+
+@pytest.fixture(scope="session")
+def shared():
+    """shared_path as a fixture: shared("speech", "en-dev", "jfk.flac"), skipping when ../shared is absent."""
+    return shared_path

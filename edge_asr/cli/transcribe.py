@@ -95,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
         except EdgeAsrError as exc:
             failures += 1
             print(f"edge-asr: {path}: {human_error(exc)}", file=sys.stderr)
+        except OSError as exc:  # writing the transcript: disk full, permissions
+            failures += 1
+            print(f"edge-asr: {path}: cannot write transcript: {exc.strerror or exc} ({exc.filename or args.output_dir})",
+                  file=sys.stderr)
     if failures:
         print(f"edge-asr: {failures} of {len(files)} files failed", file=sys.stderr)
         return EXIT_SOME_FAILED
