@@ -146,6 +146,8 @@ class MainWindow(QMainWindow):
         self.recorder.state_changed.connect(self._on_rec_state)
         self.recorder.failed.connect(self.show_error)
         self.sidebar.devices.activated.connect(self._on_device_chosen)
+        # "system" follows the desktop when it switches between light and dark while the app runs.
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_color_scheme)
         self.jobs.job_added.connect(self.tabs.add_job)
         self.jobs.job_info.connect(self.tabs.set_job_info)
         self.jobs.job_segment.connect(self.tabs.add_job_segment)
@@ -372,6 +374,10 @@ class MainWindow(QMainWindow):
         self.apply_settings(self.settings.with_(theme=name))
         self.update()
 
+    def _on_color_scheme(self, _scheme: object) -> None:
+        if self.settings.theme == "system":
+            self.set_theme("system")
+
     # -- shutdown -------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
@@ -383,6 +389,7 @@ class MainWindow(QMainWindow):
         """Stop recording (flushing it), cancel file jobs, stop the sampler thread, drop the bridge."""
         wait_s = SHUTDOWN_WAIT_MS / _MS_PER_S
         self.device_watcher.stop()
+        QGuiApplication.styleHints().colorSchemeChanged.disconnect(self._on_color_scheme)
         self.recorder.shutdown(wait_s)
         self.bridge.shutdown()
         self.jobs.shutdown(SHUTDOWN_WAIT_MS)
