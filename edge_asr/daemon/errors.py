@@ -17,6 +17,7 @@ from .scheduler import Overloaded, Unavailable
 log = logging.getLogger(__name__)
 
 LOADING_RETRY_AFTER = 5  # s a client should wait while the model loads
+MIB = 1024 * 1024  # bytes
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
           405: "invalid_request_error", 413: "invalid_request_error", 415: "invalid_request_error",
@@ -38,8 +39,8 @@ class ApiError(Exception):
 
 class BodyTooLarge(ApiError):
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than the limit of {limit} bytes "
-                              f"({limit / (1024 * 1024):.0f} MiB)")
+        mib = f" ({limit / MIB:.0f} MiB)" if limit >= MIB else ""
+        super().__init__(413, f"the request body is larger than the limit of {limit} bytes{mib}")
 
 
 def unavailable(daemon: Any) -> ApiError:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from ..audio import decode_audio
@@ -166,6 +167,8 @@ async def transcriptions(request: Request) -> Response:
         form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES)
     except MultiPartException as exc:
         raise ApiError(400, f"malformed multipart body: {exc.message}") from None
+    except HTTPException as exc:  # Starlette's form() turns its MultiPartException into a 400 HTTPException
+        raise ApiError(exc.status_code, f"malformed multipart body: {exc.detail}") from None
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
@@ -187,6 +190,7 @@ async def transcriptions(request: Request) -> Response:
                        param="file")
     job = scheduler.submit(samples, opts, Priority.UPLOAD)
     del samples
+    log.info("upload %s: %.1f s of audio queued", name, seconds)
     try:
         result = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job.future)),
                                         daemon.config.server.request_timeout)
