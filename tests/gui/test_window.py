@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QWidget
 
 from edge_asr.gui.main_window import MainWindow
@@ -103,10 +103,15 @@ def test_file_job_transcribes_jfk(window: MainWindow, jfk_path: Path, artifacts:
     settle(window)
     assert_fits(window)
     save(window, artifacts, "file-job")
+    window.actions_.copy.trigger()
+    assert QGuiApplication.clipboard().text() == text
+    window.actions_.clear.trigger()
+    assert view.segments() == [] and view.toPlainText() == ""
 
 
 def test_export_all_formats(window: MainWindow, jfk_path: Path, tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
-    formats = pytest.importorskip("edge_asr.formats", reason="the core's writers (edge_asr/formats.py) have not landed")
+    from edge_asr import formats
+
     run_file_job(qtbot, window, jfk_path)
     view = window.tabs.current_view()
     expected = words(view.plain_text())
@@ -115,7 +120,10 @@ def test_export_all_formats(window: MainWindow, jfk_path: Path, tmp_path: Path, 
         assert window.export_to(out, fmt), window.banner.text()
         assert out.stat().st_size > 0
     cues = formats.parse_srt((tmp_path / "jfk.srt").read_text(encoding="utf-8"))
-    assert words(" ".join(c.text if hasattr(c, "text") else str(c[-1]) for c in cues)) == expected
+    assert words(" ".join(text for _, _, text in cues)) == expected
+    segments = view.segments()
+    assert [(round(a, 2), round(b, 2)) for a, b, _ in cues] == [(round(s.start, 2), round(s.end, 2)) for s in segments]
+    assert words(" ".join(t for _, _, t in formats.parse_srt((tmp_path / "jfk.vtt").read_text("utf-8")))) == expected
     assert (tmp_path / "jfk.vtt").read_text(encoding="utf-8").startswith("WEBVTT")
     assert words((tmp_path / "jfk.txt").read_text(encoding="utf-8")) == expected
     data = json.loads((tmp_path / "jfk.json").read_text(encoding="utf-8"))
