@@ -51,9 +51,10 @@ def list_input_devices() -> list[Any]:
     """The core's device list (``InputDevice`` records); raises DeviceError when live capture is not installed."""
     try:
         from ..live.sources import list_input_devices as core_list
+
+        return list(core_list())  # PortAudio (sounddevice) is imported on first use, so this may fail too
     except ImportError as exc:
         raise DeviceError(f"Live capture is not available in this installation ({exc}).") from exc
-    return list(core_list())
 
 
 class PipelineRecorder(QObject):
