@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,8 +66,15 @@ def dtw(cost_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return arr[0], arr[1]
 
 
-def find_alignment(rt: ModelRuntime, tok: Tokenizer, cross: KV, sot_sequence: list[int], text_tokens: list[int],
-                   num_frames: int, language: str | None) -> list[WordTiming]:
+def find_alignment(
+    rt: ModelRuntime,
+    tok: Tokenizer,
+    cross: KV,
+    sot_sequence: list[int],
+    text_tokens: list[int],
+    num_frames: int,
+    language: str | None,
+) -> list[WordTiming]:
     if not text_tokens:
         return []
     tokens = np.array([[*sot_sequence, tok.no_timestamps, *text_tokens, tok.eot]], dtype=np.int64)
@@ -92,8 +100,11 @@ def find_alignment(rt: ModelRuntime, tok: Tokenizer, cross: KV, sot_sequence: li
     jump_times = time_idx[jumps] / TOKENS_PER_SECOND
     starts = jump_times[boundaries[:-1]]
     ends = jump_times[boundaries[1:]]
-    word_probs = [float(np.mean(text_token_probs[i:j])) for i, j in zip(boundaries[:-1], boundaries[1:])]
-    timings = [WordTiming(w, t, float(s), float(e), p) for w, t, s, e, p in zip(words, word_tokens, starts, ends, word_probs)]
+    word_probs = [float(np.mean(text_token_probs[i:j])) for i, j in itertools.pairwise(boundaries)]
+    timings = [
+        WordTiming(w, t, float(s), float(e), p)
+        for w, t, s, e, p in zip(words, word_tokens, starts, ends, word_probs, strict=False)
+    ]
     return _merge_punctuations(timings)
 
 

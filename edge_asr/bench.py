@@ -138,8 +138,14 @@ def _med(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
-def run_benchmark(clips: list[Clip], engine: EngineOptions, repeats: int, vs_faster_whisper: bool,
-                  processes: bool, out: Callable[[str], None] = print) -> None:
+def run_benchmark(
+    clips: list[Clip],
+    engine: EngineOptions,
+    repeats: int,
+    vs_faster_whisper: bool,
+    processes: bool,
+    out: Callable[[str], None] = print,
+) -> None:
     from .export.registry import resolve
 
     audio_s = sum(len(decode_audio(c.path)) for c in clips) / SAMPLE_RATE
@@ -172,26 +178,51 @@ def run_benchmark(clips: list[Clip], engine: EngineOptions, repeats: int, vs_fas
     out(f"{'system':52s} {'load s':>7s} {'wall s':>7s} {'cpu s':>7s} {'RTF':>7s} {'x RT':>6s} {'WER %':>6s}")
     for _, runs in systems:
         wall = _med(runs.wall)
-        w = f"{100 * wer([c.reference for c in clips], runs.texts):6.2f}" if have_refs else "   n/a"
-        out(f"{runs.name[:52]:52s} {runs.load_s:7.2f} {wall:7.2f} {_med(runs.cpu):7.2f} {wall / audio_s:7.4f} "
-            f"{audio_s / wall:6.1f} {w}")
-    out(f"edge-asr split: encoder {_med(ours.encoder_s):.2f} s, decoder {_med(ours.decoder_s):.2f} s, "
-        f"features/other {_med(ours.wall) - _med(ours.encoder_s) - _med(ours.decoder_s):.2f} s (median per pass)")
+        wer_text = f"{100 * wer([c.reference for c in clips], runs.texts):6.2f}" if have_refs else "   n/a"
+        out(
+            f"{runs.name[:52]:52s} {runs.load_s:7.2f} {wall:7.2f} {_med(runs.cpu):7.2f} {wall / audio_s:7.4f} "
+            f"{audio_s / wall:6.1f} {wer_text}"
+        )
+    out(
+        f"edge-asr split: encoder {_med(ours.encoder_s):.2f} s, decoder {_med(ours.decoder_s):.2f} s, "
+        f"features/other {_med(ours.wall) - _med(ours.encoder_s) - _med(ours.decoder_s):.2f} s (median per pass)"
+    )
     if len(systems) > 1:
         fw_runs = systems[1][1]
-        out(f"steady-state speed-up vs faster-whisper: {_med(fw_runs.wall) / _med(ours.wall):.2f}x "
-            f"(median of {repeats} interleaved passes)")
+        out(
+            f"steady-state speed-up vs faster-whisper: {_med(fw_runs.wall) / _med(ours.wall):.2f}x "
+            f"(median of {repeats} interleaved passes)"
+        )
     if processes:
         _whole_process(clips, engine, repeats, len(systems) > 1, fw_dir, out)
 
 
-def _whole_process(clips: list[Clip], engine: EngineOptions, repeats: int, with_fw: bool, fw_dir: Path | None,
-                   out: Callable[[str], None]) -> None:
+def _whole_process(
+    clips: list[Clip],
+    engine: EngineOptions,
+    repeats: int,
+    with_fw: bool,
+    fw_dir: Path | None,
+    out: Callable[[str], None],
+) -> None:
     paths = [str(c.path) for c in clips]
     cache = ["--cache-dir", engine.cache_dir] if engine.cache_dir else []
     with tempfile.TemporaryDirectory() as tmp:
-        ours_cmd = [sys.executable, "-m", "edge_asr", "transcribe", *paths, "-q", "-o", tmp, "--model", engine.model,
-                    "--threads", str(engine.threads), *cache]
+        ours_cmd = [
+            sys.executable,
+            "-m",
+            "edge_asr",
+            "transcribe",
+            *paths,
+            "-q",
+            "-o",
+            tmp,
+            "--model",
+            engine.model,
+            "--threads",
+            str(engine.threads),
+            *cache,
+        ]
         fw_cmd = [sys.executable, "-c", _FW_SCRIPT, str(fw_dir), str(engine.threads), *paths]
         walls: dict[str, list[float]] = {"edge-asr": [], "faster-whisper": []}
         rss: dict[str, float] = {"edge-asr": 0.0, "faster-whisper": 0.0}
@@ -207,14 +238,36 @@ def _whole_process(clips: list[Clip], engine: EngineOptions, repeats: int, with_
             if walls[name]:
                 out(f"  {name:15s} {_med(walls[name]):7.2f} s   peak RSS {rss[name]:6.0f} MiB")
         if with_fw and walls["faster-whisper"]:
-            out(f"  whole-process speed-up vs faster-whisper: {_med(walls['faster-whisper']) / _med(walls['edge-asr']):.2f}x")
+            out(
+                "  whole-process speed-up vs faster-whisper: "
+                f"{_med(walls['faster-whisper']) / _med(walls['edge-asr']):.2f}x"
+            )
         longest = max(clips, key=lambda c: len(decode_audio(c.path)))
-        _, m, _ = _run_process([*ours_cmd[:4], str(longest.path), *ours_cmd[4 + len(paths):]])
+        _, m, _ = _run_process([*ours_cmd[:4], str(longest.path), *ours_cmd[4 + len(paths) :]])
         out(f"  peak RSS of `edge-asr transcribe` on one clip ({longest.path.name}): {m:.0f} MiB")
         five = Path(tmp) / "five-seconds.wav"
         import soundfile as sf
 
         sf.write(five, decode_audio(clips[0].path)[: int(COLD_START_CLIP * SAMPLE_RATE)], SAMPLE_RATE)
-        colds = [float(_run_process([sys.executable, "-c", _COLD_SCRIPT, engine.model, str(engine.threads),
-                                      engine.cache_dir or "", str(five)])[2].strip().splitlines()[-1]) for _ in range(repeats)]
-        out(f"  cold start (process start -> first segment of a {COLD_START_CLIP:.0f}-s clip): median {_med(colds):.2f} s")
+        colds = [
+            float(
+                _run_process(
+                    [
+                        sys.executable,
+                        "-c",
+                        _COLD_SCRIPT,
+                        engine.model,
+                        str(engine.threads),
+                        engine.cache_dir or "",
+                        str(five),
+                    ]
+                )[2]
+                .strip()
+                .splitlines()[-1]
+            )
+            for _ in range(repeats)
+        ]
+        out(
+            f"  cold start (process start -> first segment of a {COLD_START_CLIP:.0f}-s clip): "
+            f"median {_med(colds):.2f} s"
+        )

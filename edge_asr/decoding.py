@@ -47,7 +47,7 @@ class LogitRules:
     def __init__(self, tok: Tokenizer, opts: TranscribeOptions, sample_begin: int, n_vocab: int) -> None:
         self.tok, self.sample_begin = tok, sample_begin
         self.suppress = np.array(tok.suppress_tokens(opts.suppress_tokens), dtype=np.int64)
-        self.blank = np.array(tok.encode(" ") + [tok.eot], dtype=np.int64) if opts.suppress_blank else None
+        self.blank = np.array([*tok.encode(" "), tok.eot], dtype=np.int64) if opts.suppress_blank else None
         self.timestamps = not opts.without_timestamps
         self.max_initial = round(opts.max_initial_timestamp / TIME_PRECISION) if opts.max_initial_timestamp else None
         self.n_vocab = n_vocab
@@ -113,8 +113,15 @@ class WindowDecoder:
             seq.append(self.tok.no_timestamps)
         return seq, sot_index
 
-    def decode(self, cross: KV, opts: TranscribeOptions, language: str | None, prompt: list[int],
-               temperature: float, rng: np.random.Generator) -> DecodeResult:
+    def decode(
+        self,
+        cross: KV,
+        opts: TranscribeOptions,
+        language: str | None,
+        prompt: list[int],
+        temperature: float,
+        rng: np.random.Generator,
+    ) -> DecodeResult:
         initial, sot_index = self.initial_tokens(opts, language, prompt)
         beam = temperature == 0 and opts.beam_size > 1
         n = opts.beam_size if beam else (opts.best_of if temperature > 0 else 1)
@@ -157,10 +164,10 @@ class WindowDecoder:
         begin = len(initial)
         if beam:
             if not finished:  # cap reached: rank the open beams
-                finished = {tuple(t): float(s) for t, s in zip(tokens.tolist(), sum_lp)}
+                finished = {tuple(t): float(s) for t, s in zip(tokens.tolist(), sum_lp, strict=False)}
             cands = [(list(seq), s) for seq, s in finished.items()]
         else:
-            cands = [(t, float(s)) for t, s in zip(tokens.tolist(), sum_lp)]
+            cands = [(t, float(s)) for t, s in zip(tokens.tolist(), sum_lp, strict=False)]
         best_seq, best_lp = max(cands, key=lambda c: _rank(c[1], len(self._strip(c[0][begin:])), opts.length_penalty))
         sampled = best_seq[begin:]
         hit_eot = eot in sampled
@@ -181,8 +188,14 @@ class WindowDecoder:
     def _strip(self, sampled: list[int]) -> list[int]:
         return sampled[: sampled.index(self.tok.eot)] if self.tok.eot in sampled else list(sampled)
 
-    def _beam_step(self, tokens: np.ndarray, sum_lp: np.ndarray, lp: np.ndarray, opts: TranscribeOptions,
-                   finished: dict[tuple[int, ...], float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    def _beam_step(
+        self,
+        tokens: np.ndarray,
+        sum_lp: np.ndarray,
+        lp: np.ndarray,
+        opts: TranscribeOptions,
+        finished: dict[tuple[int, ...], float],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         beam, eot = opts.beam_size, self.tok.eot
         scores: dict[tuple[int, ...], float] = {}
         sources: dict[tuple[int, ...], int] = {}

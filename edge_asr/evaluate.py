@@ -54,9 +54,9 @@ def wer(references: Iterable[str], hypotheses: Iterable[str], language: str = "e
     """Corpus word error rate in [0, inf) after normalisation; empty references are skipped."""
     import jiwer
 
-    pairs = [(normalize(r, language), normalize(h, language)) for r, h in zip(references, hypotheses)]
+    pairs = [(normalize(r, language), normalize(h, language)) for r, h in zip(references, hypotheses, strict=False)]
     pairs = [(r, h) for r, h in pairs if r]
     if not pairs:
         return 0.0
-    refs, hyps = zip(*pairs)
+    refs, hyps = zip(*pairs, strict=False)
     return float(jiwer.wer(list(refs), [h if h else "<empty>" for h in hyps]))

@@ -36,7 +36,9 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 def mel_filters(n_mels: int, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT) -> np.ndarray:
     """Slaney-normalised triangular filters [n_mels, n_fft // 2 + 1], as librosa.filters.mel(htk=False)."""
     fft_freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    mel_points = _mel_to_hz(np.linspace(_hz_to_mel(np.array([0.0]))[0], _hz_to_mel(np.array([sample_rate / 2]))[0], n_mels + 2))
+    mel_points = _mel_to_hz(
+        np.linspace(_hz_to_mel(np.array([0.0]))[0], _hz_to_mel(np.array([sample_rate / 2]))[0], n_mels + 2)
+    )
     widths = np.diff(mel_points)
     ramps = mel_points[:, None] - fft_freqs[None, :]
     lower = -ramps[:-2] / widths[:-1, None]
@@ -72,10 +74,7 @@ def log_mel_spectrogram(audio: np.ndarray, n_mels: int = 80, padding: int = 0) -
     """
     audio = np.asarray(audio, dtype=np.float32)
     computed_pad = min(padding, N_FFT)
-    if computed_pad > 0:
-        audio_p = np.concatenate([audio, np.zeros(computed_pad, dtype=np.float32)])
-    else:
-        audio_p = audio
+    audio_p = np.concatenate([audio, np.zeros(computed_pad, dtype=np.float32)]) if computed_pad > 0 else audio
     mel = mel_filters(n_mels) @ power_spectrogram(audio_p)
     log_spec = np.log10(np.maximum(mel, LOG_MEL_FLOOR))
     floor = log_spec.max() - LOG_MEL_DYNAMIC_RANGE

@@ -13,10 +13,107 @@ from .errors import ModelError
 
 # Whisper's language codes in token order (the 100th, yue, only exists in 100-language models).
 LANGUAGE_CODES: tuple[str, ...] = (
-    "en zh de es ru ko fr ja pt tr pl ca nl ar sv it id hi fi vi he uk el ms cs ro da hu ta no th ur hr bg lt la "
-    "mi ml cy sk te fa lv bn sr az sl kn et mk br eu is hy ne mn bs kk sq sw gl mr pa si km sn yo so af oc ka be "
-    "tg sd gu am yi lo uz fo ht ps tk nn mt sa lb my bo tl mg as tt haw ln ha ba jw su yue"
-).split()
+    "en",
+    "zh",
+    "de",
+    "es",
+    "ru",
+    "ko",
+    "fr",
+    "ja",
+    "pt",
+    "tr",
+    "pl",
+    "ca",
+    "nl",
+    "ar",
+    "sv",
+    "it",
+    "id",
+    "hi",
+    "fi",
+    "vi",
+    "he",
+    "uk",
+    "el",
+    "ms",
+    "cs",
+    "ro",
+    "da",
+    "hu",
+    "ta",
+    "no",
+    "th",
+    "ur",
+    "hr",
+    "bg",
+    "lt",
+    "la",
+    "mi",
+    "ml",
+    "cy",
+    "sk",
+    "te",
+    "fa",
+    "lv",
+    "bn",
+    "sr",
+    "az",
+    "sl",
+    "kn",
+    "et",
+    "mk",
+    "br",
+    "eu",
+    "is",
+    "hy",
+    "ne",
+    "mn",
+    "bs",
+    "kk",
+    "sq",
+    "sw",
+    "gl",
+    "mr",
+    "pa",
+    "si",
+    "km",
+    "sn",
+    "yo",
+    "so",
+    "af",
+    "oc",
+    "ka",
+    "be",
+    "tg",
+    "sd",
+    "gu",
+    "am",
+    "yi",
+    "lo",
+    "uz",
+    "fo",
+    "ht",
+    "ps",
+    "tk",
+    "nn",
+    "mt",
+    "sa",
+    "lb",
+    "my",
+    "bo",
+    "tl",
+    "mg",
+    "as",
+    "tt",
+    "haw",
+    "ln",
+    "ha",
+    "ba",
+    "jw",
+    "su",
+    "yue",
+)
 TEXT_VOCAB = 50_257  # gpt2 BPE ranks incl. <|endoftext|> at 50256 for English-only models
 _TIKTOKEN_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
@@ -51,7 +148,9 @@ class _TiktokenCodec:
             ranks = load_tiktoken_bpe(str(path))
         except Exception as exc:
             raise ModelError(f"{path}: unreadable tiktoken rank file ({exc})") from None
-        self._enc = tiktoken.Encoding(name=path.stem, pat_str=_TIKTOKEN_PATTERN, mergeable_ranks=ranks, special_tokens={})
+        self._enc = tiktoken.Encoding(
+            name=path.stem, pat_str=_TIKTOKEN_PATTERN, mergeable_ranks=ranks, special_tokens={}
+        )
 
     def encode(self, text: str) -> list[int]:
         return list(self._enc.encode(text))
@@ -73,7 +172,9 @@ class Tokenizer:
         self.language_codes = tuple(LANGUAGE_CODES[:num_languages])
         self.language_tokens = tuple(range(self.sot + 1, self.sot + 1 + num_languages))
         nxt = self.sot + 1 + num_languages
-        self.translate, self.transcribe, self.sot_lm, self.sot_prev, self.no_speech, self.no_timestamps = range(nxt, nxt + 6)
+        self.translate, self.transcribe, self.sot_lm, self.sot_prev, self.no_speech, self.no_timestamps = range(
+            nxt, nxt + 6
+        )
         self.timestamp_begin = nxt + 6
         if self.timestamp_begin >= n_vocab:
             raise ModelError(f"vocabulary of {n_vocab} leaves no room for timestamp tokens")
@@ -103,7 +204,8 @@ class Tokenizer:
     def non_speech_tokens(self) -> tuple[int, ...]:
         """Tokens of symbols Whisper never should emit as speech (its ``suppress_tokens=-1`` set)."""
         symbols = list('"#()*+/:;<=>@[\\]^_`{|}~「」『』')
-        symbols += "<< >> <<< >>> -- --- -( -[ (' (\" (( )) ((( ))) [[ ]] {{ }} ♪♪ ♪♪♪".split()
+        symbols += ["<<", ">>", "<<<", ">>>", "--", "---", "-(", "-[", "('", '("', "((", "))", "(((", ")))", "[[", "]]"]
+        symbols += ["{{", "}}", "♪♪", "♪♪♪"]
         miscellaneous = set("♩♪♫♬♭♮♯")
         result = {self.encode(" -")[0], self.encode(" '")[0]}
         for symbol in symbols + sorted(miscellaneous):
@@ -126,7 +228,7 @@ class Tokenizer:
             return words, word_tokens
         out_w: list[str] = []
         out_t: list[list[int]] = []
-        for w, t in zip(words, word_tokens):
+        for w, t in zip(words, word_tokens, strict=False):
             special = t[0] >= self.eot
             with_space = w.startswith(" ")
             punct = w.strip() in string.punctuation

@@ -114,7 +114,9 @@ class WhisperTranscriber:
         return probs[0][0], probs[0][1], probs
 
     # ---- transcription ----------------------------------------------------------------------------------
-    def transcribe(self, audio: AudioInput, options: TranscribeOptions | None = None) -> tuple[Iterator[Segment], TranscriptionInfo]:
+    def transcribe(
+        self, audio: AudioInput, options: TranscribeOptions | None = None
+    ) -> tuple[Iterator[Segment], TranscriptionInfo]:
         opts = options or TranscribeOptions()
         samples = as_samples(audio)
         duration = len(samples) / SAMPLE_RATE
@@ -133,39 +135,78 @@ class WhisperTranscriber:
                 raise ConfigError(f"{self.model_name} is English-only; it cannot transcribe language {opts.language!r}")
             if opts.task == "translate":
                 raise ConfigError(f"{self.model_name} is English-only; use a multilingual model to translate")
-        info = TranscriptionInfo(language, language_prob, duration, opts, self.model_name, self.runtime.backend, all_probs)
+        info = TranscriptionInfo(
+            language, language_prob, duration, opts, self.model_name, self.runtime.backend, all_probs
+        )
         return self._segments(samples, mel, content_frames, duration, opts, language), info
 
-    def _decode_with_fallback(self, mel: np.ndarray, seek: int, segment_size: int, opts: TranscribeOptions,
-                              language: str, prompt: list[int], rng: np.random.Generator) -> tuple[DecodeResult, KV]:
+    def _decode_with_fallback(
+        self,
+        mel: np.ndarray,
+        seek: int,
+        segment_size: int,
+        opts: TranscribeOptions,
+        language: str,
+        prompt: list[int],
+        rng: np.random.Generator,
+    ) -> tuple[DecodeResult, KV]:
         short = opts.short_clip and segment_size < N_FRAMES and short_clip_frames(segment_size) < N_FRAMES
-        cross = self._encode(mel, seek, short_clip_frames(segment_size), segment_size) if short else self._encode(mel, seek, N_FRAMES)
+        cross = (
+            self._encode(mel, seek, short_clip_frames(segment_size), segment_size)
+            if short
+            else self._encode(mel, seek, N_FRAMES)
+        )
         lang = language if self.is_multilingual else None
         attempts: list[DecodeResult] = []
         result: DecodeResult | None = None
         for t in opts.temperatures:
             result = self.decoder.decode(cross, opts, lang, prompt, t, rng)
-            too_repetitive = opts.compression_ratio_threshold is not None and result.compression_ratio > opts.compression_ratio_threshold
+            too_repetitive = (
+                opts.compression_ratio_threshold is not None
+                and result.compression_ratio > opts.compression_ratio_threshold
+            )
             if short and (too_repetitive or not result.hit_eot):
                 # The short encoder context can make the decoder loop; the full window is the safe fallback.
-                log.debug("short-clip decode failed at %.2f s (eot=%s, cr=%.2f); using the full window",
-                          seek / FRAMES_PER_SECOND, result.hit_eot, result.compression_ratio)
+                log.debug(
+                    "short-clip decode failed at %.2f s (eot=%s, cr=%.2f); using the full window",
+                    seek / FRAMES_PER_SECOND,
+                    result.hit_eot,
+                    result.compression_ratio,
+                )
                 short = False
                 cross = self._encode(mel, seek, N_FRAMES)
                 result = self.decoder.decode(cross, opts, lang, prompt, t, rng)
-                too_repetitive = opts.compression_ratio_threshold is not None and result.compression_ratio > opts.compression_ratio_threshold
+                too_repetitive = (
+                    opts.compression_ratio_threshold is not None
+                    and result.compression_ratio > opts.compression_ratio_threshold
+                )
             attempts.append(result)
             low_logprob = opts.log_prob_threshold is not None and result.avg_logprob < opts.log_prob_threshold
-            silent = opts.no_speech_threshold is not None and result.no_speech_prob > opts.no_speech_threshold and low_logprob
+            silent = (
+                opts.no_speech_threshold is not None
+                and result.no_speech_prob > opts.no_speech_threshold
+                and low_logprob
+            )
             if silent or not (too_repetitive or low_logprob):
                 return result, cross
         # Every temperature failed: keep the most likely attempt that is not a repetition loop.
-        ok = [r for r in attempts if opts.compression_ratio_threshold is None or r.compression_ratio <= opts.compression_ratio_threshold]
+        ok = [
+            r
+            for r in attempts
+            if opts.compression_ratio_threshold is None or r.compression_ratio <= opts.compression_ratio_threshold
+        ]
         assert result is not None
         return max(ok or attempts, key=lambda r: r.avg_logprob), cross
 
-    def _segments(self, samples: np.ndarray, mel: np.ndarray, content_frames: int, duration: float, opts: TranscribeOptions,
-                  language: str) -> Iterator[Segment]:
+    def _segments(
+        self,
+        samples: np.ndarray,
+        mel: np.ndarray,
+        content_frames: int,
+        duration: float,
+        opts: TranscribeOptions,
+        language: str,
+    ) -> Iterator[Segment]:
         rng = np.random.default_rng(opts.seed)
         tb = self.tok.timestamp_begin
         all_tokens: list[int] = []
@@ -185,8 +226,10 @@ class WhisperTranscriber:
                 continue
             prompt = hot + all_tokens[prompt_reset:]
             result, cross = self._decode_with_fallback(mel, seek, segment_size, opts, language, prompt, rng)
-            if opts.no_speech_threshold is not None and result.no_speech_prob > opts.no_speech_threshold and not (
-                opts.log_prob_threshold is not None and result.avg_logprob > opts.log_prob_threshold
+            if (
+                opts.no_speech_threshold is not None
+                and result.no_speech_prob > opts.no_speech_threshold
+                and not (opts.log_prob_threshold is not None and result.avg_logprob > opts.log_prob_threshold)
             ):
                 seek += segment_size
                 continue
@@ -214,16 +257,20 @@ class WhisperTranscriber:
                 pieces.append((0.0, seg_duration, tokens))
                 seek += segment_size
 
-            words_by_piece = self._word_timings(pieces, cross, segment_size, language, result) if opts.word_timestamps else None
+            words_by_piece = (
+                self._word_timings(pieces, cross, segment_size, language, result) if opts.word_timestamps else None
+            )
             for k, (start, end, part) in enumerate(pieces):
                 text_tokens = [t for t in part if t < self.tok.eot]
                 text = self.tok.decode(text_tokens)
-                if not text.strip() or end <= start and not text_tokens:
+                if not text.strip() or (end <= start and not text_tokens):
                     continue
                 words = None
                 if words_by_piece is not None:
-                    words = tuple(Word(round(time_offset + w.start, 3), round(time_offset + w.end, 3), w.word, w.probability)
-                                  for w in words_by_piece[k])
+                    words = tuple(
+                        Word(round(time_offset + w.start, 3), round(time_offset + w.end, 3), w.word, w.probability)
+                        for w in words_by_piece[k]
+                    )
                 s, e = time_offset + start, time_offset + end
                 if words:
                     s, e = words[0].start, words[-1].end
@@ -231,15 +278,31 @@ class WhisperTranscriber:
                 e = min(round(max(e, s), 3), duration)
                 s = min(round(max(s, last_end), 3), e)
                 last_end = e
-                yield Segment(seg_id, s, e, text, tuple(part), result.avg_logprob, result.compression_ratio,
-                              result.no_speech_prob, result.temperature, words)
+                yield Segment(
+                    seg_id,
+                    s,
+                    e,
+                    text,
+                    tuple(part),
+                    result.avg_logprob,
+                    result.compression_ratio,
+                    result.no_speech_prob,
+                    result.temperature,
+                    words,
+                )
                 seg_id += 1
                 all_tokens.extend(text_tokens)
             if not opts.condition_on_previous_text or result.temperature > opts.prompt_reset_on_temperature:
                 prompt_reset = len(all_tokens)
 
-    def _word_timings(self, pieces: list[tuple[float, float, list[int]]], cross: KV, segment_size: int,
-                      language: str, result: DecodeResult) -> list[list[Word]]:
+    def _word_timings(
+        self,
+        pieces: list[tuple[float, float, list[int]]],
+        cross: KV,
+        segment_size: int,
+        language: str,
+        result: DecodeResult,
+    ) -> list[list[Word]]:
         text_tokens = [t for _, _, part in pieces for t in part if t < self.tok.eot]
         sot = self.tok.sot_sequence(language if self.is_multilingual else None, "transcribe")
         timings = find_alignment(self.runtime, self.tok, cross, sot, text_tokens, segment_size, language)
@@ -259,4 +322,3 @@ class WhisperTranscriber:
                 idx += 1
             out.append(words)
         return out
-

@@ -60,7 +60,10 @@ def test_changed_source_rebuilds(tmp_path: Path, ct2_dir: Path) -> None:
     cfg["alignment_heads"] = [[3, 0], [3, 1]]
     (model / "config.json").write_text(json.dumps(cfg))
     second = ensure_model(str(model), tmp_path / "cache")
-    assert second.manifest["source"]["files"]["config.json"]["sha256"] != first.manifest["source"]["files"]["config.json"]["sha256"]
+    assert (
+        second.manifest["source"]["files"]["config.json"]["sha256"]
+        != first.manifest["source"]["files"]["config.json"]["sha256"]
+    )
     assert second.manifest["alignment_heads"] == [[3, 0], [3, 1]]
 
 

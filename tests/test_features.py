@@ -23,7 +23,9 @@ def _reference_log_mel(audio: np.ndarray, filters: np.ndarray, padding: int) -> 
     x = np.pad(x, N_FFT // 2, mode="reflect")
     window = np.hanning(N_FFT + 1)[:-1]
     n_frames = 1 + (len(x) - N_FFT) // HOP_LENGTH
-    spec = np.stack([np.abs(np.fft.rfft(x[i * HOP_LENGTH : i * HOP_LENGTH + N_FFT] * window)) ** 2 for i in range(n_frames)], axis=1)
+    spec = np.stack(
+        [np.abs(np.fft.rfft(x[i * HOP_LENGTH : i * HOP_LENGTH + N_FFT] * window)) ** 2 for i in range(n_frames)], axis=1
+    )
     mel = filters.astype(np.float64) @ spec[:, :-1]
     log_spec = np.log10(np.maximum(mel, 1e-10))
     log_spec = np.maximum(log_spec, log_spec.max() - 8.0)

@@ -15,8 +15,18 @@ from edge_asr.errors import ModelError
 from edge_asr.options import EngineOptions, TranscribeOptions
 from edge_asr.weights import ModelDims, WhisperWeights, default_alignment_heads, expected_shapes
 
-DIMS = ModelDims(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=2, n_vocab=51865,
-                 n_text_ctx=448, n_text_state=64, n_text_head=2, n_text_layer=2)
+DIMS = ModelDims(
+    n_mels=80,
+    n_audio_ctx=1500,
+    n_audio_state=64,
+    n_audio_head=2,
+    n_audio_layer=2,
+    n_vocab=51865,
+    n_text_ctx=448,
+    n_text_state=64,
+    n_text_head=2,
+    n_text_layer=2,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,20 +52,27 @@ def multilingual_model(tmp_path_factory, shared) -> Path:
 def ml_transcriber(multilingual_model, tmp_path_factory):
     from edge_asr.engine import load_transcriber
 
-    return load_transcriber(EngineOptions(model=str(multilingual_model), threads=2,
-                                          cache_dir=str(tmp_path_factory.mktemp("ml-cache"))))
+    return load_transcriber(
+        EngineOptions(model=str(multilingual_model), threads=2, cache_dir=str(tmp_path_factory.mktemp("ml-cache")))
+    )
 
 
 def test_multilingual_tokens(ml_transcriber) -> None:
     tok = ml_transcriber.tok
     assert ml_transcriber.is_multilingual
     assert (tok.eot, tok.sot, tok.translate, tok.transcribe, tok.no_timestamps, tok.timestamp_begin) == (
-        50257, 50258, 50358, 50359, 50363, 50364)
+        50257,
+        50258,
+        50358,
+        50359,
+        50363,
+        50364,
+    )
     assert len(tok.language_codes) == 99 and tok.language_token("de") == 50261
     assert tok.sot_sequence("de", "translate") == [50258, 50261, 50358]
     for text in (" Guten Tag, wie geht's?", " 你好，世界", " こんにちは"):
         assert tok.decode(tok.encode(text)) == text
-    words, _ = tok.split_to_word_tokens(tok.encode(" 你好世界") + [tok.eot], no_space=True)
+    words, _ = tok.split_to_word_tokens([*tok.encode(" 你好世界"), tok.eot], no_space=True)
     assert len(words) >= 3
 
 

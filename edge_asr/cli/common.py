@@ -15,9 +15,15 @@ from ..options import DEFAULT_TEMPERATURES, EngineOptions, TranscribeOptions
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and runtime")
-    g.add_argument("--model", default=EngineOptions.model, help="registered model name or checkpoint path (default: %(default)s)")
-    g.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "tflite"], help="inference runtime (default: auto)")
-    g.add_argument("--device", default="auto", help="auto, cpu, or an execution provider such as CUDA or QNN (default: auto)")
+    g.add_argument(
+        "--model", default=EngineOptions.model, help="registered model name or checkpoint path (default: %(default)s)"
+    )
+    g.add_argument(
+        "--backend", default="auto", choices=["auto", "onnxruntime", "tflite"], help="inference runtime (default: auto)"
+    )
+    g.add_argument(
+        "--device", default="auto", help="auto, cpu, or an execution provider such as CUDA or QNN (default: auto)"
+    )
     g.add_argument("--threads", type=int, default=None, help="encoder threads (default: up to 4, one per core)")
     g.add_argument("--decoder-threads", type=int, default=None, help="decoder-step threads (default: as --threads)")
     g.add_argument("--cache-dir", default=None, help="where built INT8 models are kept (default: the per-user cache)")
@@ -31,8 +37,13 @@ def add_decode_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--word-timestamps", action="store_true", help="add per-word times from cross-attention alignment")
     g.add_argument("--initial-prompt", default=None, help="text to condition the first window on (spellings, style)")
     g.add_argument("--hotwords", default=None, help="words to favour, given to every window as a prompt")
-    g.add_argument("--temperature", type=float, nargs="+", default=list(DEFAULT_TEMPERATURES),
-                   help="fallback temperatures (default: %(default)s)")
+    g.add_argument(
+        "--temperature",
+        type=float,
+        nargs="+",
+        default=list(DEFAULT_TEMPERATURES),
+        help="fallback temperatures (default: %(default)s)",
+    )
     g.add_argument("--no-short-clip", action="store_true", help="always encode full 30-s windows (slower)")
     g.add_argument("--no-condition", action="store_true", help="do not condition on the previous window's text")
 

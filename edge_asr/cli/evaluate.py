@@ -11,9 +11,12 @@ from .common import add_decode_args, add_engine_args, build_progress, engine_opt
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("eval", help="word error rate on a manifest of clips with references",
-                       description="Transcribe every clip of a TSV manifest (path, language, reference_text) and print "
-                       "WER after Whisper's English text normalizer.")
+    p = sub.add_parser(
+        "eval",
+        help="word error rate on a manifest of clips with references",
+        description="Transcribe every clip of a TSV manifest (path, language, reference_text) and print "
+        "WER after Whisper's English text normalizer.",
+    )
     p.add_argument("manifest", type=Path)
     p.add_argument("--per-clip", action="store_true", help="print each clip's WER and hypothesis")
     add_decode_args(p)
@@ -40,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{clip.path.name:36s} WER {100 * wer([clip.reference], [text]):6.2f} %  {text}")
     elapsed = time.perf_counter() - started
     total = wer([c.reference for c in clips], hyps)
-    print(f"{tr.name}: WER {100 * total:.2f} % on {len(clips)} clips ({audio_s:.1f} s audio) "
-          f"in {elapsed:.1f} s, RTF {elapsed / max(audio_s, 1e-9):.3f}")
+    print(
+        f"{tr.name}: WER {100 * total:.2f} % on {len(clips)} clips ({audio_s:.1f} s audio) "
+        f"in {elapsed:.1f} s, RTF {elapsed / max(audio_s, 1e-9):.3f}"
+    )
     return 0

@@ -13,8 +13,11 @@ MIB = 1024 * 1024
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("models", help="list, build, import and verify models",
-                       description="Models are built from checkpoint weights into INT8 ONNX files kept in the per-user cache.")
+    p = sub.add_parser(
+        "models",
+        help="list, build, import and verify models",
+        description="Models are built from checkpoint weights into INT8 ONNX files kept in the per-user cache.",
+    )
     p.add_argument("--cache-dir", default=None, help="build cache (default: the per-user cache directory)")
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     ls = msub.add_parser("list", help="registered and imported models, and whether they are built")
@@ -26,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     i = msub.add_parser("import", help="import a checkpoint (CTranslate2 folder, OpenAI .pt, transformers folder)")
     i.add_argument("path", type=Path)
     i.add_argument("--name", required=True, help="the name to use it by (e.g. tiny, base.en)")
-    i.add_argument("--tokenizer", type=Path, default=None, help="tokenizer.json or *.tiktoken when the checkpoint has none")
+    i.add_argument(
+        "--tokenizer", type=Path, default=None, help="tokenizer.json or *.tiktoken when the checkpoint has none"
+    )
     i.set_defaults(func=run_import)
     v = msub.add_parser("verify", help="check the cached build's checksums")
     v.add_argument("name", nargs="?", default="tiny.en")
@@ -51,8 +56,10 @@ def _report(built: object) -> None:
     assert isinstance(built, BuiltModel)
     d = built.dims
     print(f"{built.name}: {built.size_bytes / MIB:.1f} MiB INT8 in {built.directory}")
-    print(f"  dims: {d.n_audio_layer}+{d.n_text_layer} layers, width {d.n_text_state}, vocab {d.n_vocab}, "
-          f"{'multilingual' if d.is_multilingual else 'English-only'}")
+    print(
+        f"  dims: {d.n_audio_layer}+{d.n_text_layer} layers, width {d.n_text_state}, vocab {d.n_vocab}, "
+        f"{'multilingual' if d.is_multilingual else 'English-only'}"
+    )
     for f, meta in built.manifest["outputs"].items():
         print(f"  {f:22s} {meta['size'] / MIB:6.1f} MiB  sha256 {meta['sha256'][:16]}…")
 

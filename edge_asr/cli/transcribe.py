@@ -31,7 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "Writes DIR/<file stem>.<format> for each input; a file that fails is reported and the others still run.",
     )
     p.add_argument("files", nargs="*", type=Path, help="audio files")
-    p.add_argument("--demo", action="store_true", help="also transcribe the bundled 11-s demo clip (JFK, public domain)")
+    p.add_argument(
+        "--demo", action="store_true", help="also transcribe the bundled 11-s demo clip (JFK, public domain)"
+    )
     p.add_argument("-f", "--format", default="txt", help="txt, srt, vtt, json, a comma list, or all (default: txt)")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="where to write transcripts (default: .)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no text on stdout")
@@ -77,12 +79,18 @@ def run(args: argparse.Namespace) -> int:
     transcriber = load_transcriber(engine_options(args), progress=build_progress(show and sys.stderr.isatty()))
     args.output_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
-    for path, stem in zip(files, _output_stems(files)):
+    for path, stem in zip(files, _output_stems(files), strict=False):
         try:
             segments_iter, info = transcriber.transcribe(path, opts)
             segments: list[Segment] = []
-            with tqdm(total=round(info.duration, 2), unit="s", desc=path.name, disable=not show, file=sys.stderr,
-                      bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]") as bar:
+            with tqdm(
+                total=round(info.duration, 2),
+                unit="s",
+                desc=path.name,
+                disable=not show,
+                file=sys.stderr,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]",
+            ) as bar:
                 for seg in segments_iter:
                     segments.append(seg)
                     bar.update(min(seg.end, info.duration) - bar.n)
@@ -97,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"edge-asr: {path}: {human_error(exc)}", file=sys.stderr)
         except OSError as exc:  # writing the transcript: disk full, permissions
             failures += 1
-            print(f"edge-asr: {path}: cannot write transcript: {exc.strerror or exc} ({exc.filename or args.output_dir})",
-                  file=sys.stderr)
+            print(
+                f"edge-asr: {path}: cannot write transcript: {exc.strerror or exc} ({exc.filename or args.output_dir})",
+                file=sys.stderr,
+            )
     if failures:
         print(f"edge-asr: {failures} of {len(files)} files failed", file=sys.stderr)
         return EXIT_SOME_FAILED

@@ -33,12 +33,15 @@ def list_models(cache_dir: str | None = None) -> list[ModelInfo]:
     out = []
     for src in list_sources():
         built = src.path is not None and _read_manifest(_model_dir(cache_root(cache_dir), src)) is not None
-        out.append(ModelInfo(src.name, src.description, src.multilingual, src.path is not None, built, src.install_hint))
+        out.append(
+            ModelInfo(src.name, src.description, src.multilingual, src.path is not None, built, src.install_hint)
+        )
     return out
 
 
-def load_transcriber(options: EngineOptions | None = None,
-                     progress: Callable[[str, float], None] | None = None) -> Transcriber:
+def load_transcriber(
+    options: EngineOptions | None = None, progress: Callable[[str, float], None] | None = None
+) -> Transcriber:
     """Build (first use, with progress) or load the INT8 model and return a ready transcriber."""
     from ..export.build import ensure_model
     from ..tokenizer import load_tokenizer
@@ -53,8 +56,14 @@ def load_transcriber(options: EngineOptions | None = None,
         from .ort_backend import OrtRuntime
 
         try:
-            runtime = OrtRuntime(built.encoder, built.decoder, opts, dims.n_text_layer, dims.n_text_head,
-                                 dims.n_text_state // dims.n_text_head)
+            runtime = OrtRuntime(
+                built.encoder,
+                built.decoder,
+                opts,
+                dims.n_text_layer,
+                dims.n_text_head,
+                dims.n_text_state // dims.n_text_head,
+            )
         except BackendUnavailableError:
             if backend == "onnxruntime":
                 raise

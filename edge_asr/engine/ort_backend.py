@@ -54,15 +54,24 @@ def choose_providers(device: str, available: list[str]) -> list[str]:
 class OrtRuntime:
     backend = "onnxruntime"
 
-    def __init__(self, encoder_path: Path, decoder_path: Path, options: EngineOptions,
-                 n_text_layer: int, n_text_head: int, d_head: int) -> None:
+    def __init__(
+        self,
+        encoder_path: Path,
+        decoder_path: Path,
+        options: EngineOptions,
+        n_text_layer: int,
+        n_text_head: int,
+        d_head: int,
+    ) -> None:
         ort = _import_ort()
         self.n_text_layer, self.n_text_head, self.d_head = n_text_layer, n_text_head, d_head
         providers = choose_providers(options.device, list(ort.get_available_providers()))
         # Two sessions own two thread pools on as few as 2 cores: spinning idle threads of one steal the cores
         # from the other (measured: 8.2 s vs 3.3 s for en-dev with both spinning under load), and burn idle CPU.
         self.encoder = self._session(ort, encoder_path, options.threads, options.low_memory, providers, spin=False)
-        self.decoder = self._session(ort, decoder_path, options.decoder_threads, options.low_memory, providers, spin=False)
+        self.decoder = self._session(
+            ort, decoder_path, options.decoder_threads, options.low_memory, providers, spin=False
+        )
         self.providers = tuple(self.encoder.get_providers())
         self._enc_outputs = [o.name for o in self.encoder.get_outputs()]
         self._dec_outputs = [o.name for o in self.decoder.get_outputs()]
@@ -91,7 +100,7 @@ class OrtRuntime:
 
     def encode(self, mel: np.ndarray) -> KV:
         outs = self.encoder.run(None, {"mel": np.ascontiguousarray(mel, dtype=np.float32)})
-        named = dict(zip(self._enc_outputs, outs))
+        named = dict(zip(self._enc_outputs, outs, strict=False))
         return [(named[f"cross_k_{i}"], named[f"cross_v_{i}"]) for i in range(self.n_text_layer)]
 
     def decode(self, tokens: np.ndarray, cache: KV | None, cross: KV, logits_start: int) -> StepOutput:
@@ -101,9 +110,9 @@ class OrtRuntime:
             "tokens": np.ascontiguousarray(tokens, dtype=np.int64),
             "logits_start": np.array([logits_start], dtype=np.int64),
         }
-        for i, ((pk, pv), (ck, cv)) in enumerate(zip(cache, cross)):
+        for i, ((pk, pv), (ck, cv)) in enumerate(zip(cache, cross, strict=False)):
             feed[f"past_k_{i}"], feed[f"past_v_{i}"] = pk, pv
             feed[f"cross_k_{i}"], feed[f"cross_v_{i}"] = ck, cv
-        named = dict(zip(self._dec_outputs, self.decoder.run(None, feed)))
+        named = dict(zip(self._dec_outputs, self.decoder.run(None, feed), strict=False))
         new_cache = [(named[f"present_k_{i}"], named[f"present_v_{i}"]) for i in range(self.n_text_layer)]
         return StepOutput(named["logits"], new_cache, named["alignment"])

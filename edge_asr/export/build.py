@@ -104,7 +104,9 @@ class BuiltModel:
         for fname, meta in self.manifest["outputs"].items():
             p = self.directory / fname
             if not p.is_file():
-                raise ModelError(f"cached model file {p} is missing; rebuild with: edge-asr models build --force {self.name}")
+                raise ModelError(
+                    f"cached model file {p} is missing; rebuild with: edge-asr models build --force {self.name}"
+                )
             if p.stat().st_size != meta["size"] or sha256_file(p) != meta["sha256"]:
                 raise ModelError(
                     f"cached model file {p} is corrupt (checksum mismatch); rebuild with: "
@@ -113,7 +115,9 @@ class BuiltModel:
 
 
 def _model_dir(root: Path, src: ModelSource) -> Path:
-    key = hashlib.sha256(f"{src.path}|{EXPORT_VERSION}|{json.dumps(QUANT_SETTINGS, sort_keys=True)}".encode()).hexdigest()
+    key = hashlib.sha256(
+        f"{src.path}|{EXPORT_VERSION}|{json.dumps(QUANT_SETTINGS, sort_keys=True)}".encode()
+    ).hexdigest()
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in src.name)
     return root / f"{safe}-{key[:12]}"
 
@@ -148,13 +152,19 @@ def _check_expected(src: ModelSource, files: dict[str, dict[str, Any]]) -> None:
     for fname, expected in src.expected_sha256.items():
         if fname in files and files[fname]["sha256"] != expected:
             raise ModelError(
-                f"{src.path / fname if src.path and src.path.is_dir() else src.path}: checksum {files[fname]['sha256'][:16]}… "
+                f"{src.path / fname if src.path and src.path.is_dir() else src.path}: "
+                f"checksum {files[fname]['sha256'][:16]}… "
                 f"differs from the registry's {expected[:16]}… for {src.name}; the package may be damaged: reinstall it"
             )
 
 
-def ensure_model(name_or_path: str, cache_dir: str | Path | None = None, progress: Progress | None = None,
-                 force: bool = False, verify: bool = True) -> BuiltModel:
+def ensure_model(
+    name_or_path: str,
+    cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    force: bool = False,
+    verify: bool = True,
+) -> BuiltModel:
     """The built model for a name or path: from the cache when its sources are unchanged, else built now."""
     src = resolve(name_or_path)
     if src.path is None:
@@ -170,14 +180,14 @@ def ensure_model(name_or_path: str, cache_dir: str | Path | None = None, progres
 
 
 def _load_weights(path: Path) -> WhisperWeights:
-    try:
-        from ..weights.loader import load_weights
-    except ImportError:  # pragma: no cover - the loader module lands separately
-        from ..weights.ct2 import load_ct2 as load_weights
+    from ..weights.loader import load_weights
+
     return load_weights(path)
 
 
-def build_model(src: ModelSource, directory: Path, progress: Progress, tokenizer_file: Path | None = None) -> BuiltModel:
+def build_model(
+    src: ModelSource, directory: Path, progress: Progress, tokenizer_file: Path | None = None
+) -> BuiltModel:
     from .whisper_onnx import build_decoder, build_encoder
 
     assert src.path is not None
@@ -210,7 +220,10 @@ def build_model(src: ModelSource, directory: Path, progress: Progress, tokenizer
             (work / f).unlink()
         shutil.copyfile(tok, work / Path(tok).name)
         progress("writing manifest", 0.95)
-        outputs = {f: {"size": (work / f).stat().st_size, "sha256": sha256_file(work / f)} for f in (ENCODER_FILE, DECODER_FILE, Path(tok).name)}
+        outputs = {
+            f: {"size": (work / f).stat().st_size, "sha256": sha256_file(work / f)}
+            for f in (ENCODER_FILE, DECODER_FILE, Path(tok).name)
+        }
         manifest = {
             "name": src.name,
             "edge_asr_version": __version__,

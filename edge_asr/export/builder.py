@@ -53,12 +53,29 @@ class GraphBuilder:
             self._consts[key] = self.weight(self._fresh("const"), arr)
         return self._consts[key]
 
-    def op(self, op_type: str, inputs: list[str], *, out: str | None = None, name: str | None = None,
-           domain: str = "", **attrs: Any) -> str:
+    def op(
+        self,
+        op_type: str,
+        inputs: list[str],
+        *,
+        out: str | None = None,
+        name: str | None = None,
+        domain: str = "",
+        **attrs: Any,
+    ) -> str:
         return self.op_multi(op_type, inputs, 1, out=out, name=name, domain=domain, **attrs)[0]
 
-    def op_multi(self, op_type: str, inputs: list[str], n_out: int, *, out: str | None = None, name: str | None = None,
-                 domain: str = "", **attrs: Any) -> list[str]:
+    def op_multi(
+        self,
+        op_type: str,
+        inputs: list[str],
+        n_out: int,
+        *,
+        out: str | None = None,
+        name: str | None = None,
+        domain: str = "",
+        **attrs: Any,
+    ) -> list[str]:
         outs = [out or self._fresh(op_type.lower())] + [self._fresh(op_type.lower()) for _ in range(n_out - 1)]
         inputs = [self._alias.get(i, i) for i in inputs]
         self.nodes.append(

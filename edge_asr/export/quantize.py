@@ -33,13 +33,21 @@ def quantize_int8(src: Path, dst: Path) -> None:
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
-        raise BackendUnavailableError(f"onnxruntime.quantization is unavailable ({exc}): pip install onnxruntime") from None
-    quantize_dynamic(
-        model_input=str(src),
-        model_output=str(dst),
-        weight_type=QuantType.QInt8,
-        per_channel=QUANT_SETTINGS["per_channel"],
-        op_types_to_quantize=QUANT_SETTINGS["op_types"],
-        extra_options={"MatMulConstBOnly": QUANT_SETTINGS["matmul_const_b_only"]},
-    )
+        raise BackendUnavailableError(
+            f"onnxruntime.quantization is unavailable ({exc}): pip install onnxruntime"
+        ) from None
+    # The quantizer logs advice and every skipped node on the root logger; none of it is for our users.
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        quantize_dynamic(
+            model_input=str(src),
+            model_output=str(dst),
+            weight_type=QuantType.QInt8,
+            per_channel=QUANT_SETTINGS["per_channel"],
+            op_types_to_quantize=QUANT_SETTINGS["op_types"],
+            extra_options={"MatMulConstBOnly": QUANT_SETTINGS["matmul_const_b_only"]},
+        )
+    finally:
+        logging.disable(previous)
     log.debug("quantized %s -> %s", src.name, dst.name)

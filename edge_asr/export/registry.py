@@ -65,13 +65,17 @@ def _user_models(config_dir: Path | None = None) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def remember_import(name: str, path: Path, multilingual: bool, tokenizer: Path | None = None,
-                    config_dir: Path | None = None) -> None:
+def remember_import(
+    name: str, path: Path, multilingual: bool, tokenizer: Path | None = None, config_dir: Path | None = None
+) -> None:
     p = user_models_path(config_dir)
     p.parent.mkdir(parents=True, exist_ok=True)
     models = _user_models(config_dir)
-    models[name] = {"path": str(Path(path).resolve()), "multilingual": multilingual,
-                    "tokenizer": str(Path(tokenizer).resolve()) if tokenizer else None}
+    models[name] = {
+        "path": str(Path(path).resolve()),
+        "multilingual": multilingual,
+        "tokenizer": str(Path(tokenizer).resolve()) if tokenizer else None,
+    }
     tmp = p.with_suffix(".tmp")
     tmp.write_text(json.dumps(models, indent=2), encoding="utf-8")
     tmp.replace(p)
@@ -101,17 +105,29 @@ def resolve(name_or_path: str, config_dir: Path | None = None) -> ModelSource:
     if name_or_path in user:
         u = user[name_or_path]
         base = entries.get(name_or_path, {})
-        return ModelSource(name_or_path, Path(u["path"]), bool(u.get("multilingual")), base.get("description", "imported"),
-                           {}, f"edge-asr models import PATH --name {name_or_path}",
-                           Path(u["tokenizer"]) if u.get("tokenizer") else None)
+        return ModelSource(
+            name_or_path,
+            Path(u["path"]),
+            bool(u.get("multilingual")),
+            base.get("description", "imported"),
+            {},
+            f"edge-asr models import PATH --name {name_or_path}",
+            Path(u["tokenizer"]) if u.get("tokenizer") else None,
+        )
     if name_or_path in entries:
         e = entries[name_or_path]
         src = e["source"]
         path = _package_path(src["package"], src["path"]) if src["kind"] == "python-package" else None
         if path is not None and not path.exists():
             path = None
-        return ModelSource(name_or_path, path, bool(e["multilingual"]), e["description"], dict(e.get("sha256", {})),
-                           src.get("install", ""))
+        return ModelSource(
+            name_or_path,
+            path,
+            bool(e["multilingual"]),
+            e["description"],
+            dict(e.get("sha256", {})),
+            src.get("install", ""),
+        )
     p = Path(name_or_path).expanduser()
     if p.exists():
         return ModelSource(p.name, p, False, f"checkpoint at {p}", {}, "")

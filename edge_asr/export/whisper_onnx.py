@@ -67,15 +67,28 @@ def build_encoder(w: WhisperWeights) -> onnx.ModelProto:
     d_head = n_state // n_head
     g = GraphBuilder("whisper_encoder")
     mel = g.input("mel", FLOAT, ["batch", d.n_mels, "frames"])
-    x = g.op("Conv", [mel, g.weight("conv1.weight", t["encoder.conv1.weight"]), g.weight("conv1.bias", t["encoder.conv1.bias"])],
-             pads=[1, 1], strides=[1], kernel_shape=[3])
+    x = g.op(
+        "Conv",
+        [mel, g.weight("conv1.weight", t["encoder.conv1.weight"]), g.weight("conv1.bias", t["encoder.conv1.bias"])],
+        pads=[1, 1],
+        strides=[1],
+        kernel_shape=[3],
+    )
     x = g.gelu(x)
-    x = g.op("Conv", [x, g.weight("conv2.weight", t["encoder.conv2.weight"]), g.weight("conv2.bias", t["encoder.conv2.bias"])],
-             pads=[1, 1], strides=[2], kernel_shape=[3])
+    x = g.op(
+        "Conv",
+        [x, g.weight("conv2.weight", t["encoder.conv2.weight"]), g.weight("conv2.bias", t["encoder.conv2.bias"])],
+        pads=[1, 1],
+        strides=[2],
+        kernel_shape=[3],
+    )
     x = g.gelu(x)
     x = g.op("Transpose", [x], perm=[0, 2, 1])  # [B, S, D]
     positions = g.op("Shape", [x], start=1, end=2)
-    pos = g.op("Slice", [g.weight("positional_embedding", t["encoder.positional_embedding"]), g.const([0]), positions, g.const([0])])
+    pos = g.op(
+        "Slice",
+        [g.weight("positional_embedding", t["encoder.positional_embedding"]), g.const([0]), positions, g.const([0])],
+    )
     x = g.op("Add", [x, pos])
     for i in range(d.n_audio_layer):
         p = f"encoder.blocks.{i}"
@@ -111,9 +124,15 @@ def build_decoder(w: WhisperWeights, shared_int8_embedding: bool = True) -> onnx
     tokens = g.input("tokens", INT64, ["batch", "tokens"])
     logits_start = g.input("logits_start", INT64, [1])
     kv_shape: list[int | str] = ["batch", n_head, "past", d_head]
-    past = [(g.input(f"past_k_{i}", FLOAT, kv_shape), g.input(f"past_v_{i}", FLOAT, kv_shape)) for i in range(d.n_text_layer)]
+    past = [
+        (g.input(f"past_k_{i}", FLOAT, kv_shape), g.input(f"past_v_{i}", FLOAT, kv_shape))
+        for i in range(d.n_text_layer)
+    ]
     cross_shape: list[int | str] = ["batch", n_head, "positions", d_head]
-    cross = [(g.input(f"cross_k_{i}", FLOAT, cross_shape), g.input(f"cross_v_{i}", FLOAT, cross_shape)) for i in range(d.n_text_layer)]
+    cross = [
+        (g.input(f"cross_k_{i}", FLOAT, cross_shape), g.input(f"cross_v_{i}", FLOAT, cross_shape))
+        for i in range(d.n_text_layer)
+    ]
 
     emb = t["decoder.token_embedding.weight"]
     if shared_int8_embedding:
@@ -130,12 +149,21 @@ def build_decoder(w: WhisperWeights, shared_int8_embedding: bool = True) -> onnx
     past_len = g.op("Shape", [past[0][0]], start=2, end=3)
     n_new = g.op("Shape", [tokens], start=1, end=2)
     total = g.op("Add", [past_len, n_new])
-    pos = g.op("Slice", [g.weight("decoder.positional_embedding", t["decoder.positional_embedding"]), past_len, total, g.const([0])])
+    pos = g.op(
+        "Slice",
+        [g.weight("decoder.positional_embedding", t["decoder.positional_embedding"]), past_len, total, g.const([0])],
+    )
     x = g.op("Add", [x, pos])
 
     # Causal mask [N, P+N]: a new token sees the cache and the new tokens up to itself.
     scalar = g.const([])
-    q_pos = g.op("Unsqueeze", [g.op("Range", [g.op("Reshape", [past_len, scalar]), g.op("Reshape", [total, scalar]), g.const(1)]), g.const([1])])
+    q_pos = g.op(
+        "Unsqueeze",
+        [
+            g.op("Range", [g.op("Reshape", [past_len, scalar]), g.op("Reshape", [total, scalar]), g.const(1)]),
+            g.const([1]),
+        ],
+    )
     k_pos = g.op("Unsqueeze", [g.op("Range", [g.const(0), g.op("Reshape", [total, scalar]), g.const(1)]), g.const([0])])
     mask = g.op("Where", [g.op("Greater", [k_pos, q_pos]), g.const(-np.inf, np.float32), g.const(0.0, np.float32)])
 
@@ -160,16 +188,29 @@ def build_decoder(w: WhisperWeights, shared_int8_embedding: bool = True) -> onnx
         a, weights = _attention(g, q, cross[i][0], cross[i][1], None)
         if i in heads_by_layer:
             alignment_parts.append(g.op("Gather", [weights, g.const(heads_by_layer[i])], axis=1))
-        a = g.linear(g.merge_heads(a, n_state), t[f"{p}.cross_attn.out.weight"], t[f"{p}.cross_attn.out.bias"], f"{p}.cross_attn.out")
+        a = g.linear(
+            g.merge_heads(a, n_state),
+            t[f"{p}.cross_attn.out.weight"],
+            t[f"{p}.cross_attn.out.bias"],
+            f"{p}.cross_attn.out",
+        )
         x = _mlp(g, g.op("Add", [x, a]), w, p)
 
     x = g.layer_norm(x, t["decoder.ln.weight"], t["decoder.ln.bias"], "decoder.ln")
     x = g.op("Slice", [x, logits_start, g.const([MAX_INT64]), g.const([1])])
     if shared_int8_embedding:
-        logits = g.op("DynamicQuantizeMatMul", [x, table_name, scale_name, g.const(np.zeros(1, np.int8), np.int8)],
-                      domain=MS_DOMAIN, name="logits/DynamicQuantizeMatMul")
+        logits = g.op(
+            "DynamicQuantizeMatMul",
+            [x, table_name, scale_name, g.const(np.zeros(1, np.int8), np.int8)],
+            domain=MS_DOMAIN,
+            name="logits/DynamicQuantizeMatMul",
+        )
     else:
-        logits = g.op("MatMul", [x, g.weight("token_embedding_t", np.ascontiguousarray(emb.T.astype(np.float32)))], name="logits/MatMul")
+        logits = g.op(
+            "MatMul",
+            [x, g.weight("token_embedding_t", np.ascontiguousarray(emb.T.astype(np.float32)))],
+            name="logits/MatMul",
+        )
     g.output(logits, "logits", FLOAT, ["batch", "logit_tokens", d.n_vocab])
     alignment = g.op("Concat", alignment_parts, axis=1) if len(alignment_parts) > 1 else alignment_parts[0]
     g.output(alignment, "alignment", FLOAT, ["batch", len(w.alignment_heads), "tokens", "positions"])

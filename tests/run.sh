@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): system packages the tests need, a venv with the project and its test
+# extras, then pytest. Safe to re-run; skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  sox libsox-fmt-all ffmpeg espeak-ng                                   # make and convert test audio
+  libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins          # a real (virtual) microphone
+  xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0
+  libxcb-xkb1 libxkbcommon-x11-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3  # Qt
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== apt: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "== missing system packages (tests that need them will skip): sudo apt-get install ${missing[*]}"
+  fi
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+echo "== pip: installing edge-asr[test] into .venv"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+
+echo "== lint"
+.venv/bin/ruff check edge_asr tests
+echo "== pytest"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
