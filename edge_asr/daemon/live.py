@@ -59,7 +59,7 @@ def parse_device(device: str | None) -> str | int | None:
     return int(device) if device.strip().isdigit() else device
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: each subscriber is one client
 class Subscriber:
     types: frozenset[str]
     queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE))
@@ -175,7 +175,7 @@ class LiveManager:
                 return  # retrying cannot install a package
             except (DeviceError, BackendUnavailableError, OSError, EdgeAsrError) as exc:
                 self._set("unavailable", str(exc))
-                log.warning("live: microphone unavailable (%s); retrying in %.0f s", exc, delay)
+                log.warning("live: microphone unavailable (%s); retrying in %.1f s", exc, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.config.retry_max)
                 continue
@@ -193,7 +193,7 @@ class LiveManager:
             pipeline.stop(STOP_TIMEOUT)
             unsubscribe()
             self._set("unavailable", self.reason or "the live pipeline stopped")
-            log.warning("live: pipeline stopped (%s); restarting in %.0f s", self.reason, delay)
+            log.warning("live: pipeline stopped (%s); restarting in %.1f s", self.reason, delay)
             self._stop.wait(delay)
             delay = min(delay * 2, self.config.retry_max)
 

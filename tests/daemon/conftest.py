@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import subprocess
@@ -26,9 +25,10 @@ READY_RE = re.compile(r"model .* ready in")
 class DaemonProcess:
     """A daemon subprocess whose stderr is read by a thread, so tests can wait for log lines without polling."""
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], script: list[str] | None = None) -> None:
         self.args = args
-        self.proc = subprocess.Popen([sys.executable, "-m", "edge_asr.daemon", *args], cwd=ROOT, env=env,
+        entry = script or ["-m", "edge_asr.daemon"]
+        self.proc = subprocess.Popen([sys.executable, *entry, *args], cwd=ROOT, env=env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, bufsize=1)
         self.lines: list[str] = []
@@ -112,11 +112,12 @@ def start_daemon(tmp_path: Path) -> Iterator[Any]:
     """Start daemons for one test; each is stopped (and must exit 0 unless the test stopped it) at teardown."""
     started: list[DaemonProcess] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, ready: bool = True, live: bool = False) -> DaemonProcess:
+    def start(*args: str, env: dict[str, str] | None = None, ready: bool = True, live: bool = False,
+              script: list[str] | None = None) -> DaemonProcess:
         argv = ["--port", "0", "--journal-dir", str(tmp_path / "journal"), *args]
         if not live:
             argv.append("--no-live")
-        d = DaemonProcess(argv, env or _env(tmp_path))
+        d = DaemonProcess(argv, env or _env(tmp_path), script)
         started.append(d)
         return d.start(ready)
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tomllib
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 from edge_asr.cli.daemon import add_arguments, overrides_from_args
 from edge_asr.daemon.config import (
@@ -38,7 +43,7 @@ def test_rendered_defaults_parse_back_to_the_defaults_and_document_every_key() -
     text = render_toml(DaemonConfig())
     assert build_config(tomllib.loads(text)) == DaemonConfig()
     for name, cls in SECTIONS.items():
-        for key in cls.__dataclass_fields__:
+        for key in (f.name for f in fields(cls)):
             assert f"{name}.{key}" in DOCS
             assert f"\n{key} = " in text or f"\n# {key} = " in text
 

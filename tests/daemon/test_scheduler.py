@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from edge_asr.daemon.scheduler import Cancelled, Overloaded, Priority, Scheduler, ScheduledTranscriber, Unavailable
+from edge_asr.daemon.scheduler import Cancelled, Overloaded, Priority, ScheduledTranscriber, Scheduler, Unavailable
+from edge_asr.engine.base import AudioInput
 from edge_asr.errors import AudioError
 from edge_asr.options import TranscribeOptions
 from edge_asr.results import Segment, TranscriptionInfo
@@ -33,8 +34,9 @@ class ScriptedTranscriber:
         self.gate = threading.Semaphore(0)
         self.started = threading.Event()
 
-    def transcribe(self, audio: np.ndarray, options: TranscribeOptions | None = None
+    def transcribe(self, audio: AudioInput, options: TranscribeOptions | None = None
                    ) -> tuple[Iterator[Segment], TranscriptionInfo]:
+        assert isinstance(audio, np.ndarray)
         tag = f"{audio[0]:.0f}"
         if audio[0] == -1:
             raise AudioError("injected failure")
@@ -49,7 +51,7 @@ class ScriptedTranscriber:
 
         return gen(), TranscriptionInfo("en", 1.0, windows, options or TranscribeOptions())
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
+    def detect_language(self, audio: AudioInput) -> tuple[str, float, list[tuple[str, float]]]:
         return "en", 1.0, [("en", 1.0)]
 
 
@@ -142,7 +144,8 @@ def test_interleaved_jobs_give_the_same_transcripts_as_running_alone(en_dev) -> 
     clips = [decode_audio(r["abspath"]) for r in en_dev[:3]]
     alone = [[seg.text for seg in tr.transcribe(c)[0]] for c in clips]
     s = Scheduler(tr, max_queue=8)
-    jobs = [s.submit(c, None, p) for c, p in zip(clips, (Priority.UPLOAD, Priority.STREAM, Priority.UPLOAD))]
+    priorities = (Priority.UPLOAD, Priority.STREAM, Priority.UPLOAD)
+    jobs = [s.submit(c, None, p) for c, p in zip(clips, priorities, strict=True)]
     live = ScheduledTranscriber(s).transcribe(clips[0])[0]
     assert [seg.text for seg in live] == alone[0]
     assert [[seg.text for seg in j.future.result(WAIT).segments] for j in jobs] == alone

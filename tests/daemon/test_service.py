@@ -18,7 +18,6 @@ import soundfile as sf
 
 from edge_asr.audio import decode_audio
 
-
 pytestmark = pytest.mark.timeout(300)
 
 ROOT = Path(__file__).resolve().parents[2]

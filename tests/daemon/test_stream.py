@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,8 @@ def test_stream_of_one_clip_matches_the_upload(shared_daemon, jfk_path) -> None:
     text = " ".join(m["text"] for m in finals)
     assert wer(["And so my fellow Americans, ask not what your country can do for you, ask what you can do for "
                 "your country."], [text]) < STREAM_WER_BAR, text
-    assert all(a["end"] <= b["start"] + 0.05 for a, b in zip(finals, finals[1:])), "finals overlap"
-    assert 0 <= finals[0]["start"] and finals[-1]["end"] <= len(audio) / SR + 0.5
+    assert all(a["end"] <= b["start"] + 0.05 for a, b in itertools.pairwise(finals)), "finals overlap"
+    assert finals[0]["start"] >= 0 and finals[-1]["end"] <= len(audio) / SR + 0.5
     assert any(m["type"] == "partial" for m in msgs), "no partial result before the end of the stream"
     assert abs(msgs[-1]["duration"] - len(audio) / SR) < 0.05
 
