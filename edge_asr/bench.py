@@ -119,19 +119,38 @@ def _faster_whisper(model_dir: Path, threads: int) -> tuple[Callable[[Path], str
     return run, runs
 
 
-def _run_process(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) and stdout of a child process."""
-    t = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
+# A child's ru_maxrss counts the parent's pages it shared between fork and exec, so a child measures its own
+# peak (VmHWM of its post-exec address space) at exit and writes it to the file named in this variable.
+_HWM_ENV = "EDGE_ASR_BENCH_HWM_FILE"
+_HWM_WRAPPER = """
+import atexit, os, runpy, sys
+def _report():
+    with open("/proc/self/status") as f:
+        kb = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+    with open(os.environ["EDGE_ASR_BENCH_HWM_FILE"], "w") as f:
+        f.write(str(kb))
+atexit.register(_report)
+code, sys.argv = sys.argv[1], sys.argv[1:]
+if code == "-m":
+    sys.argv = sys.argv[1:]
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+else:
+    exec(compile(code, "<bench>", "exec"), {"__name__": "__main__"})
+"""
+
+
+def _run_process(args: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and stdout of a fresh Python running ``args`` (``-m mod ...`` or ``code ...``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        hwm = Path(tmp) / "hwm"
+        env = {**os.environ, _HWM_ENV: str(hwm)}
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", _HWM_WRAPPER, *args], capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        text = out.read().decode(errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:4]} exited with {proc.returncode}")
-    return wall, usage.ru_maxrss * KIB / MIB, text
+        if proc.returncode != 0:
+            raise RuntimeError(f"{args[:3]} exited with {proc.returncode}: {proc.stderr.strip()[-400:]}")
+        peak = int(hwm.read_text()) * KIB / MIB if hwm.exists() else float("nan")
+    return wall, peak, proc.stdout
 
 
 def _med(xs: list[float]) -> float:
@@ -208,22 +227,9 @@ def _whole_process(
     paths = [str(c.path) for c in clips]
     cache = ["--cache-dir", engine.cache_dir] if engine.cache_dir else []
     with tempfile.TemporaryDirectory() as tmp:
-        ours_cmd = [
-            sys.executable,
-            "-m",
-            "edge_asr",
-            "transcribe",
-            *paths,
-            "-q",
-            "-o",
-            tmp,
-            "--model",
-            engine.model,
-            "--threads",
-            str(engine.threads),
-            *cache,
-        ]
-        fw_cmd = [sys.executable, "-c", _FW_SCRIPT, str(fw_dir), str(engine.threads), *paths]
+        flags = ["-q", "-o", tmp, "--model", engine.model, "--threads", str(engine.threads), *cache]
+        ours_cmd = ["-m", "edge_asr", "transcribe", *paths, *flags]
+        fw_cmd = [_FW_SCRIPT, str(fw_dir), str(engine.threads), *paths]
         walls: dict[str, list[float]] = {"edge-asr": [], "faster-whisper": []}
         rss: dict[str, float] = {"edge-asr": 0.0, "faster-whisper": 0.0}
         for r in range(repeats):
@@ -243,30 +249,14 @@ def _whole_process(
                 f"{_med(walls['faster-whisper']) / _med(walls['edge-asr']):.2f}x"
             )
         longest = max(clips, key=lambda c: len(decode_audio(c.path)))
-        _, m, _ = _run_process([*ours_cmd[:4], str(longest.path), *ours_cmd[4 + len(paths) :]])
+        _, m, _ = _run_process(["-m", "edge_asr", "transcribe", str(longest.path), *flags])
         out(f"  peak RSS of `edge-asr transcribe` on one clip ({longest.path.name}): {m:.0f} MiB")
         five = Path(tmp) / "five-seconds.wav"
         import soundfile as sf
 
         sf.write(five, decode_audio(clips[0].path)[: int(COLD_START_CLIP * SAMPLE_RATE)], SAMPLE_RATE)
-        colds = [
-            float(
-                _run_process(
-                    [
-                        sys.executable,
-                        "-c",
-                        _COLD_SCRIPT,
-                        engine.model,
-                        str(engine.threads),
-                        engine.cache_dir or "",
-                        str(five),
-                    ]
-                )[2]
-                .strip()
-                .splitlines()[-1]
-            )
-            for _ in range(repeats)
-        ]
+        cold_cmd = [_COLD_SCRIPT, engine.model, str(engine.threads), engine.cache_dir or "", str(five)]
+        colds = [float(_run_process(cold_cmd)[2].strip().splitlines()[-1]) for _ in range(repeats)]
         out(
             f"  cold start (process start -> first segment of a {COLD_START_CLIP:.0f}-s clip): "
             f"median {_med(colds):.2f} s"
