@@ -4,9 +4,11 @@ A single worker thread owns the transcriber. Jobs advance one Whisper window (on
 per step and go back to the queue between steps, so a live-mic decode waits for at most one window of an upload,
 never for the whole upload; among equal priorities the oldest job goes first.
 
-Batching: measured on this 2-core x86 host (``edge-asr bench daemon --batching``), batching encoder calls gains
-nothing (batch 2: 1.02-1.15x slower per item, batch 4: 1.25-1.4x slower), so jobs run one at a time. Decoder-step
-batching did help (about 1.7x per item at batch 4) but needs a cross-request decoding loop inside the engine.
+Batching: measured on this 2-core x86 host (``edge-asr bench daemon --batching``, full 30-s windows), encoder time
+per item at batch 2 and 4 was within the run-to-run noise of batch 1 (0.8-1.4x across five runs on a shared
+machine), and uploads use short-clip windows of different lengths that would have to be padded to batch. Eight
+concurrent 10-s uploads already finish as fast as eight sequential ones, so jobs run one at a time. Decoder steps
+did batch well (about 1.7x per item at batch 4), but that needs a cross-request decoding loop inside the engine.
 """
 
 from __future__ import annotations
