@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -35,7 +36,7 @@ def test_live_events_reach_websocket_sse_journal_log_and_metrics(start_daemon, t
         with connect(ws_url, open_timeout=30) as ws:
             hello = json.loads(ws.recv(timeout=30))
             assert hello["type"] == "hello" and hello["mic"]["state"] in ("running", "unavailable")
-            finals = []
+            finals: list[dict[str, Any]] = []
             while len(finals) < 4:
                 msg = json.loads(ws.recv(timeout=60))
                 assert msg["type"] in ("final", "device_lost", "device_back")
