@@ -235,6 +235,7 @@ class MainWindow(QMainWindow):
         idle = state is RecState.IDLE
         self.sidebar.devices.setEnabled(idle)
         self.device_watcher.set_paused(not idle)
+        self.poller.set_paused(not idle)  # while recording, the pipeline's Stats carry the same figures
         self.actions_.settings.setEnabled(idle)
         if idle:
             self.live_view.set_partial("")
