@@ -47,6 +47,7 @@ CONFIG_ENV = "EDGE_ASR_CONFIG"
 TOKEN_ENV = "EDGE_ASR_TOKEN"
 SYSTEM_CONFIG = Path("/etc") / APP_NAME / "config.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+WYOMING_PORT = 10300  # Home Assistant's usual port for a Wyoming speech-to-text service
 
 
 def _user_config_path() -> Path:
@@ -189,6 +190,17 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class WyomingConfig:
+    enabled: bool = False
+    host: str = DEFAULT_HOST
+    port: int = WYOMING_PORT
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"wyoming.port must be 0..65535, not {self.port}")
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
 
@@ -205,6 +217,7 @@ class DaemonConfig:
     live: LiveConfig = field(default_factory=LiveConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    wyoming: WyomingConfig = field(default_factory=WyomingConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def __post_init__(self) -> None:
@@ -247,11 +260,14 @@ DOCS: dict[str, str] = {
     "journal.keep_files": "journal files kept; older ones are deleted",
     "scheduler.max_queue": "upload and stream jobs that may wait for the model before new ones get 429",
     "scheduler.max_streams": "concurrent /v1/stream sessions",
+    "wyoming.enabled": "serve the Wyoming protocol (Home Assistant speech-to-text); needs the wyoming extra",
+    "wyoming.host": "Wyoming address; the protocol has no authentication, so keep it on a trusted network",
+    "wyoming.port": "Wyoming TCP port",
     "log.level": "debug | info | warning | error",
 }
 
 # Keys SIGHUP cannot change in a running daemon (the socket and the loaded model).
-RESTART_KEYS = frozenset({"server.host", "server.port", "model"})
+RESTART_KEYS = frozenset({"server.host", "server.port", "model", "wyoming"})
 
 
 def _positive(section: str, obj: Any, *names: str) -> None:
@@ -407,9 +423,10 @@ def reload_changes(old: DaemonConfig, new: DaemonConfig) -> tuple[DaemonConfig, 
         if getattr(old.server, key) != getattr(new.server, key):
             ignored.append(f"server.{key}")
             server = replace(server, **{key: getattr(old.server, key)})
-    if old.model != new.model:
-        ignored.append("model")
-    return replace(new, server=server, model=old.model), ignored
+    for section in ("model", "wyoming"):
+        if getattr(old, section) != getattr(new, section):
+            ignored.append(section)
+    return replace(new, server=server, model=old.model, wyoming=old.wyoming), ignored
 
 
 def _toml_value(value: Any) -> str:

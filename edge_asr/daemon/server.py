@@ -84,6 +84,7 @@ class Daemon:
         config = loaded.config
         self.state = DaemonState(config, Metrics(), config.server.resolved_token())
         self.journal: JournalWriter | None = None
+        self.adapters: list[Any] = []  # optional protocol servers (Wyoming), each with async stop()
         self._stop: asyncio.Event | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
@@ -112,6 +113,7 @@ class Daemon:
         await asyncio.wait({loading, stop_wait, serving}, return_when=asyncio.FIRST_COMPLETED)
         if loading.done() and not loading.exception() and not self._stop.is_set():
             self._start_work()
+            await self._start_adapters()
             service.ready(f"serving on {host}:{port}")
             await asyncio.wait({stop_wait, serving}, return_when=asyncio.FIRST_COMPLETED)
         elif loading.done() and loading.exception():
@@ -179,11 +181,32 @@ class Daemon:
                               st.hub, st.metrics, self.journal, self.live_factory)
         st.live.start()
 
+    async def _start_adapters(self) -> None:
+        """Optional protocols over the same scheduler; a missing extra or a busy port is logged, not fatal."""
+        wy = self.state.config.wyoming
+        if not wy.enabled:
+            return
+        try:
+            from .wyoming_server import WyomingServer
+        except ModuleNotFoundError as exc:
+            log.error("wyoming is enabled but not installed (%s): pip install 'edge-asr[wyoming]'", exc)
+            return
+        adapter = WyomingServer(self.state, wy.host, wy.port)
+        try:
+            host, port = await adapter.start()
+        except ConfigError as exc:
+            log.error("%s", exc)
+            return
+        self.adapters.append(adapter)
+        log.info("wyoming listening on tcp://%s:%d", host, port)
+
     async def _shutdown(self, server: _Server, serving: asyncio.Task[None]) -> int:
         st = self.state
         st.shutting_down = True
         service.stopping()
         log.info("stopping: finishing the live utterance and in-flight requests")
+        for adapter in self.adapters:
+            await adapter.stop()
         if st.scheduler is not None:
             st.scheduler.stop_accepting()
         live, journal = st.live, self.journal
