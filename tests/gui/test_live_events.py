@@ -18,7 +18,11 @@ from .test_window import assert_fits, save
 
 
 def deliver(window: MainWindow, events: list[Event]) -> None:
-    t = threading.Thread(target=lambda: [window.bridge.deliver(e) for e in events], name="dispatch")
+    def dispatch() -> None:
+        for e in events:
+            window.bridge.deliver(e)
+
+    t = threading.Thread(target=dispatch, name="dispatch")
     t.start()
     t.join()
 
