@@ -48,6 +48,7 @@ TOKEN_ENV = "EDGE_ASR_TOKEN"
 SYSTEM_CONFIG = Path("/etc") / APP_NAME / "config.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 WYOMING_PORT = 10300  # Home Assistant's usual port for a Wyoming speech-to-text service
+GRPC_PORT = 50051  # gRPC's customary port
 
 
 def _user_config_path() -> Path:
@@ -201,6 +202,17 @@ class WyomingConfig:
 
 
 @dataclass(frozen=True)
+class GrpcConfig:
+    enabled: bool = False
+    host: str = DEFAULT_HOST
+    port: int = GRPC_PORT
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"grpc.port must be 0..65535, not {self.port}")
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
 
@@ -218,14 +230,18 @@ class DaemonConfig:
     journal: JournalConfig = field(default_factory=JournalConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     wyoming: WyomingConfig = field(default_factory=WyomingConfig)
+    grpc: GrpcConfig = field(default_factory=GrpcConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def __post_init__(self) -> None:
-        if not is_loopback(self.server.host) and not (self.server.token or self.server.token_file):
-            raise ConfigError(
-                f"server.host = {self.server.host!r} is not a loopback address: set server.token, server.token_file "
-                f"or ${TOKEN_ENV} so that clients on the network must authenticate"
-            )
+        has_token = bool(self.server.token or self.server.token_file)
+        listeners = (("server.host", self.server.host, True), ("grpc.host", self.grpc.host, self.grpc.enabled))
+        for key, host, on in listeners:
+            if on and not is_loopback(host) and not has_token:
+                raise ConfigError(
+                    f"{key} = {host!r} is not a loopback address: set server.token, server.token_file "
+                    f"or ${TOKEN_ENV} so that clients on the network must authenticate"
+                )
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(DaemonConfig)}  # type: ignore[misc]
@@ -263,11 +279,14 @@ DOCS: dict[str, str] = {
     "wyoming.enabled": "serve the Wyoming protocol (Home Assistant speech-to-text); needs the wyoming extra",
     "wyoming.host": "Wyoming address; the protocol has no authentication, so keep it on a trusted network",
     "wyoming.port": "Wyoming TCP port",
+    "grpc.enabled": "serve gRPC (proto/edge_asr.proto); needs the grpc extra; uses server.token when set",
+    "grpc.host": "gRPC address; anything but loopback requires a token",
+    "grpc.port": "gRPC TCP port (0: any free port)",
     "log.level": "debug | info | warning | error",
 }
 
 # Keys SIGHUP cannot change in a running daemon (the socket and the loaded model).
-RESTART_KEYS = frozenset({"server.host", "server.port", "model", "wyoming"})
+RESTART_KEYS = frozenset({"server.host", "server.port", "model", "wyoming", "grpc"})
 
 
 def _positive(section: str, obj: Any, *names: str) -> None:
@@ -423,10 +442,10 @@ def reload_changes(old: DaemonConfig, new: DaemonConfig) -> tuple[DaemonConfig, 
         if getattr(old.server, key) != getattr(new.server, key):
             ignored.append(f"server.{key}")
             server = replace(server, **{key: getattr(old.server, key)})
-    for section in ("model", "wyoming"):
+    for section in ("model", "wyoming", "grpc"):
         if getattr(old, section) != getattr(new, section):
             ignored.append(section)
-    return replace(new, server=server, model=old.model, wyoming=old.wyoming), ignored
+    return replace(new, server=server, model=old.model, wyoming=old.wyoming, grpc=old.grpc), ignored
 
 
 def _toml_value(value: Any) -> str:

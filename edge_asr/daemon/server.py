@@ -183,22 +183,25 @@ class Daemon:
 
     async def _start_adapters(self) -> None:
         """Optional protocols over the same scheduler; a missing extra or a busy port is logged, not fatal."""
-        wy = self.state.config.wyoming
-        if not wy.enabled:
-            return
-        try:
-            from .wyoming_server import WyomingServer
-        except ModuleNotFoundError as exc:
-            log.error("wyoming is enabled but not installed (%s): pip install 'edge-asr[wyoming]'", exc)
-            return
-        adapter = WyomingServer(self.state, wy.host, wy.port)
-        try:
-            host, port = await adapter.start()
-        except ConfigError as exc:
-            log.error("%s", exc)
-            return
-        self.adapters.append(adapter)
-        log.info("wyoming listening on tcp://%s:%d", host, port)
+        config = self.state.config
+        for name, section in (("wyoming", config.wyoming), ("grpc", config.grpc)):
+            if not section.enabled:
+                continue
+            try:
+                if name == "wyoming":
+                    from .wyoming_server import WyomingServer as Adapter
+                else:
+                    from .grpc_server import GrpcServer as Adapter  # type: ignore[assignment]
+                adapter = Adapter(self.state, section.host, section.port)
+                host, port = await adapter.start()
+            except ModuleNotFoundError as exc:
+                log.error("%s is enabled but not installed (%s): pip install 'edge-asr[%s]'", name, exc, name)
+                continue
+            except ConfigError as exc:
+                log.error("%s", exc)
+                continue
+            self.adapters.append(adapter)
+            log.info("%s listening on tcp://%s:%d", name, host, port)
 
     async def _shutdown(self, server: _Server, serving: asyncio.Task[None]) -> int:
         st = self.state

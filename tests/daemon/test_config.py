@@ -84,6 +84,7 @@ def test_the_default_search_path_uses_xdg_then_etc(tmp_path: Path) -> None:
         ("[server]\nport = \"eighty\"\n", "server.port: expected int, got 'eighty'"),
         ("[server]\nport = 70000\n", "server.port must be 0..65535"),
         ("[server]\nhost = \"0.0.0.0\"\n", "not a loopback address"),
+        ("[grpc]\nenabled = true\nhost = \"0.0.0.0\"\n", "grpc.host = '0.0.0.0' is not a loopback address"),
         ("[live]\nretry_initial = 10.0\nretry_max = 1.0\n", "live.retry_max must be at least live.retry_initial"),
         ("[model]\nbackend = \"cuda\"\n", "backend must be auto, onnxruntime or tflite"),
         ("[log]\nlevel = \"loud\"\n", "log.level must be one of"),
