@@ -33,4 +33,8 @@ echo "== pip: installing edge-asr[test] into .venv"
 echo "== lint"
 .venv/bin/ruff check edge_asr tests
 echo "== pytest"
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+if [ $# -eq 0 ] && command -v xvfb-run >/dev/null; then
+  echo "== pytest: the desktop app again on a real X server (Xvfb)"
+  xvfb-run -a env QT_QPA_PLATFORM=xcb .venv/bin/python -m pytest -q -p no:cacheprovider tests/gui
+fi

@@ -34,17 +34,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
+def run_front_end(name: str, argv: list[str]) -> int:
+    module, func = FRONT_END_BENCHES[name]
+    try:
+        fn = getattr(importlib.import_module(module), func)
+    except ImportError as exc:
+        raise ConfigError(f"the {name} benchmark is not available in this installation ({exc})") from None
+    return int(fn(argv) or 0)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..bench import run_benchmark
     from ..evaluate import Clip, read_manifest
 
     if args.inputs[0] in FRONT_END_BENCHES:
-        module, func = FRONT_END_BENCHES[args.inputs[0]]
-        try:
-            fn = getattr(importlib.import_module(module), func)
-        except ImportError as exc:
-            raise ConfigError(f"the {args.inputs[0]} benchmark is not available in this installation ({exc})") from None
-        return int(fn(args.inputs[1:]) or 0)
+        return run_front_end(args.inputs[0], args.inputs[1:])
     clips: list[Clip] = []
     for item in args.inputs:
         p = Path(item)

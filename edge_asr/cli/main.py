@@ -48,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from .bench import FRONT_END_BENCHES, run_front_end
+
+    # `edge-asr bench live|daemon|gui ...`: those benchmarks parse their own options.
+    if len(argv) >= 2 and argv[0] == "bench" and argv[1] in FRONT_END_BENCHES:
+        setup_logging(0)
+        try:
+            return run_front_end(argv[1], argv[2:])
+        except EdgeAsrError as exc:
+            print(f"edge-asr: error: {human_error(exc)}", file=sys.stderr)
+            return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
