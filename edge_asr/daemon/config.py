@@ -38,6 +38,9 @@ GRACEFUL_TIMEOUT = 20.0  # s allowed for in-flight work on SIGTERM before connec
 MAX_QUEUE = 16  # upload and stream jobs waiting for the model
 MAX_STREAMS = 4  # concurrent /v1/stream sessions
 MAX_LIVE_CLIENTS = 32  # concurrent /v1/live subscribers
+PARTIAL_INTERVAL = 0.5  # s of speech between live partial results
+MIN_SILENCE = 0.5  # s of silence that ends a live utterance
+VAD_THRESHOLD = 0.5  # speech probability that starts a live utterance
 RETRY_INITIAL = 1.0  # s before the first retry to open the microphone
 RETRY_MAX = 60.0  # s, ceiling of the exponential backoff
 JOURNAL_MAX_BYTES = 10 * 1024 * 1024  # bytes per journal file before rotation
@@ -156,12 +159,18 @@ class DecodingConfig:
 class LiveConfig:
     enabled: bool = True
     device: str | None = None
+    file: str | None = None
+    partial_interval: float = PARTIAL_INTERVAL
+    min_silence: float = MIN_SILENCE
+    vad_threshold: float = VAD_THRESHOLD
     retry_initial: float = RETRY_INITIAL
     retry_max: float = RETRY_MAX
     max_clients: int = MAX_LIVE_CLIENTS
 
     def __post_init__(self) -> None:
-        _positive("live", self, "retry_initial", "retry_max", "max_clients")
+        _positive("live", self, "retry_initial", "retry_max", "max_clients", "partial_interval", "min_silence")
+        if not 0 < self.vad_threshold < 1:
+            raise ConfigError(f"live.vad_threshold must be between 0 and 1, not {self.vad_threshold}")
         if self.retry_max < self.retry_initial:
             raise ConfigError("live.retry_max must be at least live.retry_initial")
 
@@ -266,6 +275,10 @@ DOCS: dict[str, str] = {
     "decoding.initial_prompt": "text the first window is conditioned on (names, spellings)",
     "live.enabled": "transcribe the microphone continuously",
     "live.device": "input device name or index (default: the system default input)",
+    "live.file": "play this audio file as the microphone, in real time (demos, tests); device is then ignored",
+    "live.partial_interval": "seconds of speech between partial results",
+    "live.min_silence": "seconds of silence that end an utterance (lower: faster finals, more splits)",
+    "live.vad_threshold": "speech probability (0-1) that starts an utterance",
     "live.retry_initial": "seconds before retrying a missing microphone; doubles up to retry_max",
     "live.retry_max": "ceiling of the retry backoff, seconds",
     "live.max_clients": "concurrent /v1/live subscribers",

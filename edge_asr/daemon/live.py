@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..engine.base import Transcriber
-from ..errors import BackendUnavailableError, DeviceError, EdgeAsrError
+from ..errors import BackendUnavailableError, ConfigError, DeviceError, EdgeAsrError
 from ..options import TranscribeOptions
 from .config import LiveConfig
 from .journal import JournalWriter
@@ -41,16 +41,19 @@ class Pipeline(Protocol):
     def wait(self, timeout: float | None = None) -> bool: ...
 
 
-PipelineFactory = Callable[[Transcriber, "str | int | None", "TranscribeOptions | None"], Pipeline]
+PipelineFactory = Callable[[Transcriber, LiveConfig, "TranscribeOptions | None"], Pipeline]
 
 
-def mic_pipeline(transcriber: Transcriber, device: str | int | None,
+def mic_pipeline(transcriber: Transcriber, config: LiveConfig,
                  transcribe_options: TranscribeOptions | None) -> Pipeline:
-    """The shared live pipeline on a microphone; raises DeviceError when no input device can be opened."""
-    from ..live.pipeline import LivePipeline
-    from ..live.sources import MicSource
+    """The shared live pipeline on the configured microphone (or file played as one); raises DeviceError when no
+    input device can be opened, AudioError for an unreadable file, ConfigError for bad live settings."""
+    from ..live.pipeline import LiveOptions, LivePipeline, make_source
 
-    return LivePipeline(transcriber, MicSource(device), transcribe_options=transcribe_options)  # type: ignore[return-value]
+    options = LiveOptions(device=parse_device(config.device), realtime=True, partial_interval=config.partial_interval,
+                          vad_threshold=config.vad_threshold, min_silence=config.min_silence)
+    source = make_source(options, config.file)
+    return LivePipeline(transcriber, source, options, transcribe_options)  # type: ignore[return-value]
 
 
 def parse_device(device: str | None) -> str | int | None:
@@ -166,13 +169,17 @@ class LiveManager:
             self._set("starting")
             self._wake.clear()
             try:
-                pipeline = self.factory(self.transcriber, parse_device(self.config.device), self.transcribe_options)
+                pipeline = self.factory(self.transcriber, self.config, self.transcribe_options)
                 unsubscribe = pipeline.subscribe(self._on_event)
                 pipeline.start()
             except ModuleNotFoundError as exc:
                 self._set("unavailable", f"live capture is not installed ({exc}); pip install 'edge-asr[live]'")
                 log.error("live: %s", self.reason)
                 return  # retrying cannot install a package
+            except ConfigError as exc:
+                self._set("unavailable", f"bad live settings: {exc}")
+                log.error("live: %s", self.reason)
+                return
             except (DeviceError, BackendUnavailableError, OSError, EdgeAsrError) as exc:
                 self._set("unavailable", str(exc))
                 log.warning("live: microphone unavailable (%s); retrying in %.1f s", exc, delay)
@@ -181,7 +188,7 @@ class LiveManager:
                 continue
             self._set("running")
             self.metrics.reset_drop_base()
-            log.info("live: capturing from %s", self.config.device or "the default input")
+            log.info("live: capturing from %s", self._source_name())
             delay = self.config.retry_initial
             threading.Thread(target=self._watch, args=(pipeline,), name="edge-asr-live-watch", daemon=True).start()
             self._wake.wait()
@@ -196,6 +203,11 @@ class LiveManager:
             log.warning("live: pipeline stopped (%s); restarting in %.1f s", self.reason, delay)
             self._stop.wait(delay)
             delay = min(delay * 2, self.config.retry_max)
+
+    def _source_name(self) -> str:
+        if self.config.file:
+            return f"file:{self.config.file}"
+        return self.config.device or "the default input"
 
     def _watch(self, pipeline: Pipeline) -> None:
         pipeline.wait(None)
@@ -212,7 +224,7 @@ class LiveManager:
             log.info("live [%.2f-%.2f]: %s", d["start"], d["end"], d["text"])
             if self.journal is not None and d["text"]:
                 record = dict(d, utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
-                              device=self.config.device or "default")
+                              device=self._source_name())
                 self.journal.put(record)
         elif kind == "stats":
             self.metrics.set_total_drops(event.drops)

@@ -89,7 +89,7 @@ def main() -> int:
     args = parser.parse_args(argv)
     setup_logging(0)
 
-    def factory(transcriber: Any, device: Any, options: TranscribeOptions | None) -> ScriptedPipeline:
+    def factory(transcriber: Any, config: Any, options: TranscribeOptions | None) -> ScriptedPipeline:
         return ScriptedPipeline(transcriber, clip, int(fails), options)
 
     return run_daemon(args.config, overrides_from_args(args), live_factory=factory)

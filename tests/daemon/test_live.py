@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.timeout(180)
 
 HERE = Path(__file__).resolve().parent
 FAILS = 2  # scripted failures to open the "microphone" before it works
+IN_FLIGHT = 1.0  # s after the "...for you" final: well into the next utterance, before its end
 
 
 def test_live_events_reach_websocket_sse_journal_log_and_metrics(start_daemon, tmp_path, jfk_path) -> None:
@@ -73,3 +75,58 @@ def test_live_events_reach_websocket_sse_journal_log_and_metrics(start_daemon, t
     assert all(r["type"] == "final" and r["utc"] and r["device"] for r in records)
     starts = [r["start"] for r in records]
     assert starts == sorted(starts)
+
+
+def test_real_pipeline_on_a_file_mic_and_sigterm_flushes_the_utterance_in_flight(start_daemon, tmp_path,
+                                                                                 jfk_path) -> None:
+    """The shared live pipeline, fed jfk.flac in real time as if it were the microphone. JFK pauses after
+    "...can do for you"; SIGTERM right after that first final must still journal the second half."""
+    pytest.importorskip("edge_asr.live.pipeline")
+    journal = tmp_path / "journal"
+    d = start_daemon("--set", f"live.file={jfk_path}", live=True)
+    d.wait_for("live: capturing from file:", 30)
+    ws_url = "ws" + d.url.removeprefix("http") + "/v1/live?types=final,partial"
+    with connect(ws_url, open_timeout=30) as ws:
+        assert json.loads(ws.recv(timeout=30))["type"] == "hello"
+        seen: list[dict[str, Any]] = []
+        while not any(m["type"] == "final" and "for you" in m["text"] for m in seen):
+            seen.append(json.loads(ws.recv(timeout=30)))
+        time.sleep(IN_FLIGHT)  # positions the signal inside "ask what you can do for your country" (8.3-11 s)
+        d.send_signal(signal.SIGTERM)
+        closing = []
+        try:
+            while True:
+                closing.append(json.loads(ws.recv(timeout=30)))
+        except Exception:  # the server closes the socket as it stops
+            pass
+    finals = [m for m in seen if m["type"] == "final"]
+    assert "your country can do for you" in " ".join(m["text"] for m in finals).lower()
+    assert all(0 < m["latency"] < 5.0 for m in finals)
+    assert d.stop() == 0, d.log()
+    records = [r for p in sorted(journal.glob("*.jsonl")) for r in read_journal(p)]
+    text = " ".join(r["text"] for r in records).lower()
+    assert "my fellow americans" in text and "your country can do for you" in text
+    flushed = records[-1]["text"].lower()  # cut where SIGTERM stopped capture, but decoded and journaled
+    assert len(records) > len(finals) and ("ask" in flushed or "what you" in flushed), \
+        f"the utterance in flight at SIGTERM was lost: {text!r}"
+    assert all(r["device"].startswith("file:") for r in records)
+
+
+def test_no_microphone_is_not_fatal(start_daemon, daemon_env, jfk_path) -> None:
+    """The real pipeline with a microphone that is not there: the API serves, /readyz, /metrics and the log say
+    so, and the daemon keeps retrying with a growing delay."""
+    pytest.importorskip("sounddevice")
+    pytest.importorskip("edge_asr.live.pipeline")
+    env = daemon_env(PULSE_SERVER="unix:/nonexistent/pulse/native")  # no sound server either
+    d = start_daemon("--device", "no-such-microphone-3f9c", "--set", "live.retry_initial=0.5", live=True, env=env)
+    d.wait_for(r"live: microphone unavailable \(.*\); retrying in 0\.5 s", 30)
+    d.wait_for(r"live: microphone unavailable \(.*\); retrying in 1\.0 s", 30)
+    ready = httpx.get(f"{d.url}/readyz")
+    assert ready.status_code == 200
+    mic = ready.json()["mic"]
+    assert mic["state"] == "unavailable" and mic["reason"], mic
+    assert "edge_asr_live_mic_available 0.0" in httpx.get(f"{d.url}/metrics").text
+    with jfk_path.open("rb") as f:
+        r = httpx.post(f"{d.url}/v1/audio/transcriptions", files={"file": ("jfk.flac", f)}, timeout=120)
+    assert r.status_code == 200 and "your country" in r.json()["text"]
+    assert d.stop() == 0
