@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..daemon.config import DaemonConfig, default_config_paths, load_config, render_toml
+    from ..daemon.config import DaemonConfig, default_config_paths
+    from ..daemon.config_file import load_config, render_toml
 
     if args.action == "show" and args.defaults:
         sys.stdout.write(render_toml(DaemonConfig()))

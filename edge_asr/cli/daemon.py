@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """CLI flags as a config layer that wins over the file and the environment."""
-    from ..daemon.config import merge, parse_assignments
+    from ..daemon.config_file import merge, parse_assignments
 
     flags: dict[str, dict[str, Any]] = {}
 

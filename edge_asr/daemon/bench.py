@@ -1,6 +1,9 @@
 """`edge-asr bench daemon`: idle cost, concurrent-upload latency and throughput, live latency under load, and
-(with --batching) whether batching encoder calls pays on this machine. Starts a real daemon subprocess on a free
-loopback port and talks to it over HTTP, like any client."""
+(with --batching) whether batching encoder calls pays on this machine. Starts real daemon subprocesses on free
+loopback ports and talks to them over HTTP and WebSocket, like any client.
+
+Without --device the "microphone" is a file played in real time through the shared live pipeline (live.file):
+faint noise for the idle phase, speech clips separated by pauses for the load phase."""
 
 from __future__ import annotations
 
@@ -35,28 +38,80 @@ LISTEN_RE = re.compile(r"listening on (http://[\d.]+:\d+)")
 BATCH_SIZES = (1, 2, 4)
 BATCH_REPEATS = 3
 BATCH_FRAMES = 3000  # mel frames of a full 30-s window
+NOISE_FLOOR = 10 ** (-65 / 20)  # -65 dBFS white noise: a quiet room, not digital silence
+GAP_SECONDS = 1.5  # s of pause between utterances in the live session
+SESSION_SECONDS = 90.0  # s of live session audio (replayed when it ends)
+DEFAULT_BASELINE_SECONDS = 45.0  # s of live decoding measured alone, and again under sustained uploads
+
+
+def _speech_files() -> list[Path]:
+    shared = Path(__file__).resolve().parents[2].parent / "shared" / "speech" / "en-dev"
+    files = sorted(shared.glob("LJ*.wav")) if shared.is_dir() else []
+    return files or [Path(__file__).resolve().parents[1] / "data" / "jfk.flac"]
+
+
+def _wav(audio: np.ndarray) -> bytes:
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, audio, SAMPLE_RATE, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def _speech(seconds: float, gap: float = 0.0) -> np.ndarray:
+    """Real speech ``seconds`` long (en-dev clips from ../shared, or the packaged demo clip), looped, with
+    ``gap`` seconds of faint noise between clips."""
+    from ..audio import decode_audio
+
+    need = int(seconds * SAMPLE_RATE)
+    rng = np.random.default_rng(0)
+    parts: list[np.ndarray] = []
+    total = 0
+    while total < need:
+        for f in _speech_files():
+            parts += [decode_audio(f), (rng.standard_normal(int(gap * SAMPLE_RATE)) * NOISE_FLOOR).astype(np.float32)]
+            total += len(parts[-2]) + len(parts[-1])
+            if total >= need:
+                break
+    return np.concatenate(parts)[:need]
 
 
 def _clip(seconds: float) -> bytes:
-    """A WAV of real speech ``seconds`` long: en-dev clips from ../shared, or the packaged demo clip, looped."""
-    import soundfile as sf
+    return _wav(_speech(seconds))
 
-    from ..audio import decode_audio
 
-    shared = Path(__file__).resolve().parents[2].parent / "shared" / "speech" / "en-dev"
-    files = sorted(shared.glob("LJ*.wav")) if shared.is_dir() else []
-    if not files:
-        files = [Path(__file__).resolve().parents[1] / "data" / "jfk.flac"]
-    need = int(seconds * SAMPLE_RATE)
-    audio = np.zeros(0, dtype=np.float32)
-    while len(audio) < need:
-        for f in files:
-            audio = np.concatenate([audio, decode_audio(f)])
-            if len(audio) >= need:
-                break
-    buf = io.BytesIO()
-    sf.write(buf, audio[:need], SAMPLE_RATE, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
+def _noise(seconds: float) -> np.ndarray:
+    return (np.random.default_rng(1).standard_normal(int(seconds * SAMPLE_RATE)) * NOISE_FLOOR).astype(np.float32)
+
+
+class LiveRecorder:
+    """Subscribes to /v1/live and keeps (arrival time, end-of-utterance latency) of every final."""
+
+    def __init__(self, url: str) -> None:
+        self.finals: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._url = "ws" + url.removeprefix("http") + "/v1/live?types=final"
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from websockets.sync.client import connect
+
+        with connect(self._url, open_timeout=30) as ws:
+            while not self._stop.is_set():
+                try:
+                    msg = json.loads(ws.recv(timeout=1.0))
+                except TimeoutError:
+                    continue
+                if msg.get("type") == "final":
+                    self.finals.append((time.monotonic(), float(msg["latency"])))
+
+    def between(self, t0: float, t1: float) -> list[float]:
+        return [lat for t, lat in self.finals if t0 <= t <= t1]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
 
 
 class _Daemon:
@@ -101,19 +156,19 @@ def _upload(url: str, data: bytes) -> tuple[int, float]:
     return r.status_code, time.perf_counter() - t0
 
 
-def _eou(url: str) -> tuple[float, float]:
-    """(count, sum) of the live end-of-utterance latency histogram."""
-    import httpx
-    from prometheus_client.parser import text_string_to_metric_families
+def sustain_uploads(url: str, data: bytes, clients: int, seconds: float) -> dict[str, Any]:
+    """``clients`` threads uploading back to back for ``seconds``: the load live decoding must hold up under."""
+    deadline = time.monotonic() + seconds
+    codes: list[int] = []
 
-    count = total = 0.0
-    for fam in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=30).text):
-        for s in fam.samples:
-            if s.name == "edge_asr_live_end_of_utterance_latency_seconds_count":
-                count = s.value
-            elif s.name == "edge_asr_live_end_of_utterance_latency_seconds_sum":
-                total = s.value
-    return count, total
+    def client() -> None:
+        while time.monotonic() < deadline:
+            codes.append(_upload(url, data)[0])
+
+    with ThreadPoolExecutor(clients) as pool:
+        for _ in range(clients):
+            pool.submit(client)
+    return {"uploads": len(codes), "ok": codes.count(200), "rejected_429": codes.count(429)}
 
 
 def measure_idle(url: str, pid: int, seconds: float) -> dict[str, float]:
@@ -132,14 +187,11 @@ def measure_uploads(url: str, data: bytes, n: int) -> dict[str, Any]:
     seq_t0 = time.perf_counter()
     sequential = [_upload(url, data) for _ in range(n)]
     seq_wall = time.perf_counter() - seq_t0
-    eou_before = _eou(url)
     con_t0 = time.perf_counter()
     with ThreadPoolExecutor(n) as pool:
         concurrent = list(pool.map(lambda _: _upload(url, data), range(n)))
     con_wall = time.perf_counter() - con_t0
-    eou_after = _eou(url)
     lat = [t for _, t in concurrent]
-    live_n = eou_after[0] - eou_before[0]
     return {
         "requests": n,
         "ok_sequential": sum(c == 200 for c, _ in sequential),
@@ -151,8 +203,6 @@ def measure_uploads(url: str, data: bytes, n: int) -> dict[str, Any]:
         "latency_p99_s": round(_percentile(lat, 99), 2),
         "latency_max_s": round(max(lat), 2),
         "sequential_latency_p50_s": round(statistics.median(t for _, t in sequential), 2),
-        "live_finals_during_load": int(live_n),
-        "live_eou_latency_mean_s": round((eou_after[1] - eou_before[1]) / live_n, 3) if live_n else None,
     }
 
 
@@ -175,25 +225,60 @@ def measure_batching() -> list[dict[str, float]]:
     return out
 
 
+def _latency_summary(values: list[float]) -> dict[str, Any]:
+    return {"finals": len(values), "p50_s": round(_percentile(values, 50), 3) if values else None,
+            "p95_s": round(_percentile(values, 95), 3) if values else None}
+
+
 def run_bench(args: argparse.Namespace) -> int:
+    import tempfile
+
     results: dict[str, Any] = {}
-    extra = ["--journal-dir", str(Path(args.journal_dir))] if args.journal_dir else []
-    if not args.live:
-        extra.append("--no-live")
-    if args.device:
-        extra += ["--device", args.device]
-    extra += ["--set", f"scheduler.max_queue={max(args.requests, 1) * 2}"]
-    daemon = _Daemon(extra)
-    try:
-        results["url"] = daemon.url
-        results["live"] = bool(args.live)
-        results.update(measure_idle(daemon.url, daemon.proc.pid, args.idle_seconds))
-        results["idle_targets_met"] = (results["idle_cpu_percent"] < IDLE_CPU_TARGET
-                                       and results["idle_rss_mb"] <= IDLE_RSS_TARGET)
-        results["uploads"] = measure_uploads(daemon.url, _clip(args.clip_seconds), args.requests)
-        results["uploads"]["clip_s"] = args.clip_seconds
-    finally:
-        results["exit_code"] = daemon.stop()
+    with tempfile.TemporaryDirectory(prefix="edge-asr-bench-") as tmp:
+        base = ["--journal-dir", str(Path(args.journal_dir) if args.journal_dir else Path(tmp) / "journal"),
+                "--set", f"scheduler.max_queue={max(args.requests, 1) * 2}"]
+        if args.no_live:
+            mic: list[str] = ["--no-live"]
+        elif args.device:
+            mic = ["--device", args.device]
+        else:
+            silence = Path(tmp) / "room.wav"
+            silence.write_bytes(_wav(_noise(max(args.idle_seconds + SETTLE_SECONDS + 30.0, 60.0))))
+            mic = ["--set", f"live.file={silence}"]
+        results["mic"] = "none" if args.no_live else (args.device or "file: -65 dBFS noise, real time")
+        daemon = _Daemon(base + mic)
+        try:
+            results.update(measure_idle(daemon.url, daemon.proc.pid, args.idle_seconds))
+            results["idle_targets_met"] = (results["idle_cpu_percent"] < IDLE_CPU_TARGET
+                                           and results["idle_rss_mb"] <= IDLE_RSS_TARGET)
+        finally:
+            results["idle_exit_code"] = daemon.stop()
+
+        if not args.no_live and not args.device:
+            session = Path(tmp) / "session.wav"
+            session.write_bytes(_wav(_speech(SESSION_SECONDS, GAP_SECONDS)))
+            mic = ["--set", f"live.file={session}"]
+        daemon = _Daemon(base + mic)
+        recorder = LiveRecorder(daemon.url) if not args.no_live else None
+        try:
+            t0 = time.monotonic()
+            if recorder is not None:
+                time.sleep(args.baseline_seconds)  # a fixed window of live decoding alone
+            t1 = time.monotonic()
+            clip = _clip(args.clip_seconds)
+            results["uploads"] = measure_uploads(daemon.url, clip, args.requests)
+            results["uploads"]["clip_s"] = args.clip_seconds
+            if recorder is not None:
+                t2 = time.monotonic()
+                results["sustained_load"] = sustain_uploads(daemon.url, clip, args.requests, args.baseline_seconds)
+                t3 = time.monotonic()
+                results["live_eou_latency_alone"] = _latency_summary(recorder.between(t0, t1))
+                results["live_eou_latency_during_uploads"] = _latency_summary(recorder.between(t1, t3))
+                results["sustained_load"]["seconds"] = round(t3 - t2, 1)
+        finally:
+            if recorder is not None:
+                recorder.close()
+            results["load_exit_code"] = daemon.stop()
     if args.batching:
         results["encoder_batching"] = measure_batching()
     print(json.dumps(results, indent=2))
@@ -204,9 +289,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--requests", type=int, default=DEFAULT_REQUESTS, help="concurrent uploads (default: 8)")
     p.add_argument("--clip-seconds", type=float, default=DEFAULT_CLIP_SECONDS, help="seconds per upload (10)")
     p.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS, help="idle window (20)")
-    p.add_argument("--live", action="store_true", help="run with the microphone open (default: API only)")
-    p.add_argument("--device", default=None, help="microphone for --live")
-    p.add_argument("--journal-dir", default=None, help="journal folder for --live (default: the state dir)")
+    p.add_argument("--no-live", action="store_true", help="API only: no live pipeline at all")
+    p.add_argument("--device", default=None, help="a real microphone instead of the paced file")
+    p.add_argument("--baseline-seconds", type=float, default=DEFAULT_BASELINE_SECONDS,
+                   help="seconds of live decoding measured alone, then under sustained uploads (45)")
+    p.add_argument("--journal-dir", default=None, help="journal folder (default: a temporary one)")
     p.add_argument("--batching", action="store_true", help="also time encoder calls at batch 1, 2, 4")
 
 

@@ -23,7 +23,8 @@ from ..engine.base import Transcriber
 from ..errors import ConfigError, EdgeAsrError
 from . import service
 from .app import DaemonState, create_app
-from .config import DaemonConfig, load_config, reload_changes
+from .config import DaemonConfig
+from .config_file import load_config, reload_changes
 from .journal import Journal, JournalWriter
 from .live import EventHub, LiveManager, PipelineFactory, mic_pipeline
 from .metrics import Metrics
