@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import logging
 import os
-import queue
 import re
 import threading
 from collections.abc import Callable
@@ -27,7 +26,6 @@ PREFIX = "transcript"
 SUFFIX = ".jsonl"
 NAME_RE = re.compile(rf"^{PREFIX}-(\d{{4}}-\d{{2}}-\d{{2}})-(\d{{3,}}){re.escape(SUFFIX)}$")
 FILE_MODE = 0o640
-WRITER_QUEUE = 1024  # lines waiting for the writer thread before new ones are dropped (and counted)
 READ_CHUNK = 64 * 1024  # bytes read backwards when repairing a torn tail
 
 
@@ -180,43 +178,3 @@ class Journal:
                 log.info("journal: removed old file %s", old)
             except OSError as exc:
                 log.warning("journal: cannot remove %s (%s)", old, exc)
-
-
-class JournalWriter:
-    """A thread that appends queued records to a Journal, so fsync never blocks the live pipeline."""
-
-    _STOP = object()
-
-    def __init__(self, journal: Journal, on_written: Callable[[], None] | None = None) -> None:
-        self.journal = journal
-        self.dropped = 0
-        self._on_written = on_written
-        self._queue: queue.Queue[Any] = queue.Queue(WRITER_QUEUE)
-        self._thread = threading.Thread(target=self._run, name="edge-asr-journal", daemon=True)
-        self._thread.start()
-
-    def put(self, record: dict[str, Any]) -> None:
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
-            self.dropped += 1
-            log.error("journal: writer is behind (disk too slow?); dropped a line")
-
-    def close(self, timeout: float = 10.0) -> None:
-        """Write everything queued, then close the file."""
-        self._queue.put(self._STOP)
-        self._thread.join(timeout)
-        self.journal.close()
-
-    def _run(self) -> None:
-        while True:
-            record = self._queue.get()
-            if record is self._STOP:
-                return
-            try:
-                self.journal.append(record)
-            except OSError as exc:
-                log.error("journal: cannot write (%s)", exc)
-                continue
-            if self._on_written is not None:
-                self._on_written()

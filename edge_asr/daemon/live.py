@@ -21,7 +21,7 @@ from ..engine.base import Transcriber
 from ..errors import BackendUnavailableError, ConfigError, DeviceError, EdgeAsrError
 from ..options import TranscribeOptions
 from .config import LiveConfig
-from .journal import JournalWriter
+from .journal import Journal
 from .metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class LiveManager:
     """Supervises the live pipeline: start, retry with backoff, stop with a flush."""
 
     def __init__(self, transcriber: Transcriber, config: LiveConfig, transcribe_options: TranscribeOptions | None,
-                 hub: EventHub, metrics: Metrics, journal: JournalWriter | None,
+                 hub: EventHub, metrics: Metrics, journal: Journal | None,
                  factory: PipelineFactory = mic_pipeline) -> None:
         self.transcriber = transcriber
         self.config = config
@@ -214,18 +214,23 @@ class LiveManager:
         self._wake.set()
 
     def _on_event(self, event: Any) -> None:
-        """Runs on the pipeline's thread: keep it short (the journal has its own writer thread)."""
+        """Runs on the pipeline's dispatch thread (not capture, not decoding). A final is journaled (fsync'd) before
+        it is logged or published, so whatever a client or the log saw survives a crash."""
         kind = event.type
         d = event.to_dict()
         if kind == "final":
             self.metrics.live_finals.inc()
             if event.latency > 0:
                 self.metrics.eou_latency.observe(event.latency)
-            log.info("live [%.2f-%.2f]: %s", d["start"], d["end"], d["text"])
             if self.journal is not None and d["text"]:
                 record = dict(d, utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
                               device=self._source_name())
-                self.journal.put(record)
+                try:
+                    self.journal.append(record)
+                    self.metrics.journal_lines.inc()
+                except OSError as exc:
+                    log.error("journal: cannot write (%s)", exc)
+            log.info("live [%.2f-%.2f]: %s", d["start"], d["end"], d["text"])
         elif kind == "stats":
             self.metrics.set_total_drops(event.drops)
         elif kind == "device_lost":

@@ -25,7 +25,7 @@ from . import service
 from .app import DaemonState, create_app
 from .config import DaemonConfig
 from .config_file import load_config, reload_changes
-from .journal import Journal, JournalWriter
+from .journal import Journal
 from .live import EventHub, LiveManager, PipelineFactory, mic_pipeline
 from .metrics import Metrics
 from .scheduler import MAX_QUEUED_AUDIO, ScheduledTranscriber, Scheduler
@@ -84,7 +84,7 @@ class Daemon:
         self.loader, self.live_factory = loader, live_factory
         config = loaded.config
         self.state = DaemonState(config, Metrics(), config.server.resolved_token())
-        self.journal: JournalWriter | None = None
+        self.journal: Journal | None = None
         self.adapters: list[Any] = []  # optional protocol servers (Wyoming), each with async stop()
         self._stop: asyncio.Event | None = None
 
@@ -173,9 +173,8 @@ class Daemon:
         if config.journal.enabled and config.live.enabled:
             j = config.journal
             try:
-                journal = Journal(j.path(), j.max_bytes, j.rotate_daily, j.keep_files)
-                self.journal = JournalWriter(journal, st.metrics.journal_lines.inc)
-                log.info("journal in %s", journal.directory)
+                self.journal = Journal(j.path(), j.max_bytes, j.rotate_daily, j.keep_files)
+                log.info("journal in %s", self.journal.directory)
             except OSError as exc:
                 log.error("journal disabled: cannot use %s (%s)", j.path(), exc)
         st.live = LiveManager(ScheduledTranscriber(st.scheduler), config.live, config.decoding.transcribe_options(),
@@ -267,7 +266,7 @@ class Daemon:
             st.hub.max_clients = applied.live.max_clients
         if self.journal is not None:
             j = applied.journal
-            self.journal.journal.reconfigure(j.max_bytes, j.rotate_daily, j.keep_files)
+            self.journal.reconfigure(j.max_bytes, j.rotate_daily, j.keep_files)
         if st.live is not None and (old.live != applied.live or old.decoding != applied.decoding):
             await asyncio.to_thread(st.live.stop)
             assert st.scheduler is not None and st.hub is not None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_asr.daemon.journal import Journal, JournalWriter, read_journal, repair_tail
+from edge_asr.daemon.journal import Journal, read_journal, repair_tail
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -75,16 +75,6 @@ def test_a_torn_last_line_is_cut_before_appending(tmp_path: Path) -> None:
     assert lines[-1] == b""
     assert [json.loads(x)["n"] for x in lines[:-1]] == [1, 3]
     assert repair_tail(path) == 0
-
-
-def test_the_writer_thread_flushes_everything_on_close(tmp_path: Path) -> None:
-    written = []
-    w = JournalWriter(Journal(tmp_path, 1 << 20), on_written=lambda: written.append(1))
-    for i in range(200):
-        w.put({"i": i})
-    w.close()
-    assert [r["i"] for r in _all_records(tmp_path)] == list(range(200))
-    assert len(written) == 200 and w.dropped == 0
 
 
 WRITER = """

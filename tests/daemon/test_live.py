@@ -130,3 +130,28 @@ def test_no_microphone_is_not_fatal(start_daemon, daemon_env, jfk_path) -> None:
         r = httpx.post(f"{d.url}/v1/audio/transcriptions", files={"file": ("jfk.flac", f)}, timeout=120)
     assert r.status_code == 200 and "your country" in r.json()["text"]
     assert d.stop() == 0
+
+
+def test_kill_9_of_the_daemon_leaves_a_parseable_journal_that_the_next_run_continues(start_daemon, tmp_path,
+                                                                                     jfk_path) -> None:
+    journal = tmp_path / "journal"
+    script = [str(HERE / "scripted_live.py"), str(jfk_path), "0"]
+    d = start_daemon(live=True, script=script)
+    for _ in range(3):
+        d.wait_for(r"live \[", 60, len(d.lines))
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait(30)
+    logged = sum(1 for line in d.lines if "live [" in line)
+    before = [r for p in sorted(journal.glob("*.jsonl")) for r in read_journal(p)]
+    assert len(before) >= logged, "a final that was already logged is missing from the journal"
+    for p in journal.glob("*.jsonl"):
+        lines = p.read_bytes().splitlines(keepends=True)
+        for line in lines[:-1]:
+            json.loads(line)  # every line but a torn last one parses
+    d2 = start_daemon(live=True, script=script)
+    d2.wait_for(r"live \[", 60)
+    assert d2.stop() == 0
+    after = [r for p in sorted(journal.glob("*.jsonl")) for r in read_journal(p)]
+    assert len(after) > len(before) and after[: len(before)] == before
+    for p in journal.glob("*.jsonl"):
+        assert p.read_bytes().endswith(b"\n")

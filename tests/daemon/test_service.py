@@ -172,3 +172,15 @@ def test_upload_and_audio_limits_come_from_the_config(start_daemon, tmp_path, jf
     sf.write(buf, decode_audio(jfk_path, sample_rate=8000), 8000, format="WAV", subtype="PCM_16")  # 176 kB
     long = _upload(d.url, buf.getvalue(), name="jfk.wav")  # 11 s > 5 s
     assert long.status_code == 413 and "longer than the limit of 5 s" in long.json()["error"]["message"]
+
+
+def test_off_loopback_the_token_is_required(start_daemon, daemon_env, jfk_path) -> None:
+    """Bound to every interface (traffic in this test still only goes to 127.0.0.1), with the token from the
+    environment: nothing but the health probes answers without it."""
+    d = start_daemon("--host", "0.0.0.0", env=daemon_env(EDGE_ASR_TOKEN="lan-token"))
+    url = d.url.replace("0.0.0.0", "127.0.0.1")
+    assert httpx.get(f"{url}/readyz").status_code == 200
+    assert httpx.get(f"{url}/metrics").status_code == 401
+    assert _upload(url, jfk_path.read_bytes()).status_code == 401
+    ok = _upload(url, jfk_path.read_bytes(), headers={"Authorization": "Bearer lan-token"})
+    assert ok.status_code == 200
