@@ -184,3 +184,14 @@ def test_off_loopback_the_token_is_required(start_daemon, daemon_env, jfk_path) 
     assert _upload(url, jfk_path.read_bytes()).status_code == 401
     ok = _upload(url, jfk_path.read_bytes(), headers={"Authorization": "Bearer lan-token"})
     assert ok.status_code == 200
+
+
+def test_a_model_that_cannot_load_leaves_health_and_metrics_up(start_daemon, tmp_path) -> None:
+    d = start_daemon("--model", str(tmp_path / "no-such-checkpoint"), ready=False)
+    d.wait_for("cannot load the model", 60)
+    ready = httpx.get(f"{d.url}/readyz")
+    assert ready.status_code == 503 and ready.json()["status"] == "error" and ready.json()["error"]
+    assert httpx.get(f"{d.url}/healthz").status_code == 200
+    assert "edge_asr_model_ready 0.0" in httpx.get(f"{d.url}/metrics").text
+    r = _upload(d.url, b"RIFF....WAVE")
+    assert r.status_code == 503 and "could not be loaded" in r.json()["error"]["message"]
