@@ -69,8 +69,6 @@ DOCS: dict[str, str] = {
     "log.level": "debug | info | warning | error",
 }
 
-# Keys SIGHUP cannot change in a running daemon (the socket and the loaded model).
-RESTART_KEYS = frozenset({"server.host", "server.port", "model", "wyoming", "grpc"})
 
 
 def _field_type(cls: type, name: str) -> Any:
@@ -222,7 +220,11 @@ def reload_changes(old: DaemonConfig, new: DaemonConfig) -> tuple[DaemonConfig, 
     for section in ("model", "wyoming", "grpc"):
         if getattr(old, section) != getattr(new, section):
             ignored.append(section)
-    return replace(new, server=server, model=old.model, wyoming=old.wyoming, grpc=old.grpc), ignored
+    journal = new.journal
+    if old.journal.directory != new.journal.directory:
+        ignored.append("journal.directory")
+        journal = replace(journal, directory=old.journal.directory)
+    return replace(new, server=server, model=old.model, wyoming=old.wyoming, grpc=old.grpc, journal=journal), ignored
 
 
 def _toml_value(value: Any) -> str:

@@ -170,13 +170,7 @@ class Daemon:
     def _start_work(self) -> None:
         st, config = self.state, self.state.config
         assert st.scheduler is not None and st.hub is not None
-        if config.journal.enabled and config.live.enabled:
-            j = config.journal
-            try:
-                self.journal = Journal(j.path(), j.max_bytes, j.rotate_daily, j.keep_files)
-                log.info("journal in %s", self.journal.directory)
-            except OSError as exc:
-                log.error("journal disabled: cannot use %s (%s)", j.path(), exc)
+        self._sync_journal(config)
         st.live = LiveManager(ScheduledTranscriber(st.scheduler), config.live, config.decoding.transcribe_options(),
                               st.hub, st.metrics, self.journal, self.live_factory)
         st.live.start()
@@ -202,6 +196,26 @@ class Daemon:
                 continue
             self.adapters.append(adapter)
             log.info("%s listening on tcp://%s:%d", name, host, port)
+
+    def _sync_journal(self, config: DaemonConfig) -> bool:
+        """Open or close the journal as the config asks; True when it was opened or closed."""
+        j = config.journal
+        wanted = j.enabled and config.live.enabled
+        if wanted and self.journal is None:
+            try:
+                self.journal = Journal(j.path(), j.max_bytes, j.rotate_daily, j.keep_files)
+            except OSError as exc:
+                log.error("journal disabled: cannot use %s (%s)", j.path(), exc)
+                return False
+            log.info("journal in %s", self.journal.directory)
+            return True
+        if not wanted and self.journal is not None:
+            self.journal.close()
+            self.journal = None
+            return True
+        if self.journal is not None:
+            self.journal.reconfigure(j.max_bytes, j.rotate_daily, j.keep_files)
+        return False
 
     async def _shutdown(self, server: _Server, serving: asyncio.Task[None]) -> int:
         st = self.state
@@ -264,16 +278,17 @@ class Daemon:
             st.scheduler.max_queue = applied.scheduler.max_queue
         if st.hub is not None:
             st.hub.max_clients = applied.live.max_clients
-        if self.journal is not None:
-            j = applied.journal
-            self.journal.reconfigure(j.max_bytes, j.rotate_daily, j.keep_files)
-        if st.live is not None and (old.live != applied.live or old.decoding != applied.decoding):
-            await asyncio.to_thread(st.live.stop)
+        live_changed = old.live != applied.live or old.decoding != applied.decoding
+        if st.live is not None and (live_changed or old.journal.enabled != applied.journal.enabled):
+            await asyncio.to_thread(st.live.stop)  # before the journal it writes to may close
+            self._sync_journal(applied)
             assert st.scheduler is not None and st.hub is not None
             st.live = LiveManager(ScheduledTranscriber(st.scheduler), applied.live,
                                   applied.decoding.transcribe_options(), st.hub, st.metrics, self.journal,
                                   self.live_factory)
             st.live.start()
+        else:
+            self._sync_journal(applied)  # rotation settings
         if ignored:
             log.warning("reloaded; these settings need a restart to change: %s", ", ".join(ignored))
         else:

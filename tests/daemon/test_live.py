@@ -155,3 +155,17 @@ def test_kill_9_of_the_daemon_leaves_a_parseable_journal_that_the_next_run_conti
     assert len(after) > len(before) and after[: len(before)] == before
     for p in journal.glob("*.jsonl"):
         assert p.read_bytes().endswith(b"\n")
+
+
+def test_sighup_turns_live_mode_and_its_journal_on(start_daemon, tmp_path, jfk_path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[live]\nenabled = false\n")
+    d = start_daemon("--config", str(cfg), live=True, script=[str(HERE / "scripted_live.py"), str(jfk_path), "0"])
+    assert httpx.get(f"{d.url}/readyz").json()["mic"]["state"] == "stopped"
+    cfg.write_text("[live]\nenabled = true\n")
+    mark = len(d.lines)
+    d.send_signal(signal.SIGHUP)
+    d.wait_for("live: capturing", 30, mark)
+    d.wait_for(r"live \[", 30, mark)
+    assert d.stop() == 0
+    assert [r for p in (tmp_path / "journal").glob("*.jsonl") for r in read_journal(p)]
