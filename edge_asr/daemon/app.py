@@ -21,6 +21,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
+from ..constants import SAMPLE_RATE
 from ..errors import AudioError, EdgeAsrError
 from .config import DaemonConfig
 from .errors import ApiError, BodyTooLarge, error_body, error_response, install_handlers
@@ -40,6 +41,9 @@ WS_TRY_AGAIN_LATER = 1013
 WS_UNSUPPORTED_DATA = 1003
 WS_TOO_BIG = 1009
 WS_GOING_AWAY = 1001
+WS_NORMAL = 1000
+WS_INTERNAL_ERROR = 1011
+BUSY_RETRY_AFTER = 5  # s a client refused for lack of slots should wait
 
 
 @dataclass
@@ -207,10 +211,11 @@ def create_app(daemon: DaemonState) -> ASGIApp:
     async def live_sse(types: str | None = None) -> StreamingResponse:
         hub = daemon.hub
         if hub is None:
-            raise ApiError(503, "live events are not available yet (the model is loading)", retry_after=5)
+            raise ApiError(503, "live events are not available yet (the model is loading)",
+                           retry_after=BUSY_RETRY_AFTER)
         sub = hub.subscribe(_types(types))
         if sub is None:
-            raise ApiError(429, f"too many live clients (limit {hub.max_clients})", retry_after=5)
+            raise ApiError(429, f"too many live clients (limit {hub.max_clients})", retry_after=BUSY_RETRY_AFTER)
 
         async def events() -> AsyncIterator[str]:
             try:
@@ -264,7 +269,7 @@ def create_app(daemon: DaemonState) -> ASGIApp:
             hub.unsubscribe(sub)
 
     @app.websocket("/v1/stream")
-    async def stream_ws(ws: WebSocket, encoding: str = "pcm_s16le", sample_rate: int = 16000, channels: int = 1,
+    async def stream_ws(ws: WebSocket, encoding: str = "pcm_s16le", sample_rate: int = SAMPLE_RATE, channels: int = 1,
                         language: str | None = None) -> None:
         await ws.accept()
         scheduler = daemon.scheduler
@@ -272,7 +277,8 @@ def create_app(daemon: DaemonState) -> ASGIApp:
             await ws.close(WS_TRY_AGAIN_LATER, "model loading or server shutting down")
             return
         if daemon.streams >= daemon.config.scheduler.max_streams:
-            await ws.send_json({"type": "error", "message": "too many concurrent streams", "retry_after": 5})
+            await ws.send_json({"type": "error", "message": "too many concurrent streams",
+                                "retry_after": BUSY_RETRY_AFTER})
             await ws.close(WS_TRY_AGAIN_LATER, "too many concurrent streams")
             return
         daemon.streams += 1
@@ -335,11 +341,11 @@ async def _stream(ws: WebSocket, daemon: DaemonState, scheduler: Scheduler, enco
         await session.add(decoder.flush())
         await session.finish()
         await ws.send_json({"type": "done", "duration": round(session.received, 3), "finals": len(session.finals)})
-        await ws.close(1000)
+        await ws.close(WS_NORMAL)
     except Overloaded as exc:
         await _fail(ws, session, str(exc), WS_TRY_AGAIN_LATER, exc.retry_after)
     except EdgeAsrError as exc:
-        await _fail(ws, session, str(exc), WS_UNSUPPORTED_DATA if isinstance(exc, AudioError) else 1011)
+        await _fail(ws, session, str(exc), WS_UNSUPPORTED_DATA if isinstance(exc, AudioError) else WS_INTERNAL_ERROR)
     except (WebSocketDisconnect, RuntimeError):
         session.cancel()
 

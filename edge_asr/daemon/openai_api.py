@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from ..audio import decode_audio
-from ..constants import SAMPLE_RATE
+from ..constants import HOP_LENGTH, SAMPLE_RATE
 from ..errors import AudioError, ConfigError
 from ..formats import to_srt, to_vtt
 from ..options import DEFAULT_TEMPERATURES, TranscribeOptions
@@ -129,7 +129,7 @@ def verbose_json(segments: list[Segment], info: TranscriptionInfo, words: bool) 
         "duration": round(info.duration, 3),
         "text": _text(segments),
         "segments": [
-            {"id": s.id, "seek": int(s.start * SAMPLE_RATE // 160), "start": round(s.start, 3),
+            {"id": s.id, "seek": int(s.start * SAMPLE_RATE // HOP_LENGTH), "start": round(s.start, 3),
              "end": round(s.end, 3), "text": s.text, "tokens": list(s.tokens), "temperature": s.temperature,
              "avg_logprob": s.avg_logprob, "compression_ratio": s.compression_ratio,
              "no_speech_prob": s.no_speech_prob}

@@ -34,6 +34,7 @@ SILENCE_DBFS = -45.0  # RMS level below which audio counts as silence
 MIN_UTTERANCE = 0.3  # s: shorter buffers are not worth a decode
 ENCODINGS = ("pcm_s16le", "pcm_f32le", "wav")
 MAX_CHANNELS = 8
+MIN_RATE, MAX_RATE = 1000, 384_000  # Hz accepted for client streams
 WAV_HEADER_LIMIT = 64 * 1024  # bytes of RIFF chunks allowed before the data chunk
 PCM_S16_SCALE = 32768.0
 
@@ -47,8 +48,8 @@ class StreamFormat:
     def __post_init__(self) -> None:
         if self.encoding not in ENCODINGS:
             raise AudioError(f"encoding must be one of {', '.join(ENCODINGS)}, not {self.encoding!r}")
-        if not 1000 <= self.sample_rate <= 384_000:
-            raise AudioError(f"sample_rate must be 1000..384000 Hz, not {self.sample_rate}")
+        if not MIN_RATE <= self.sample_rate <= MAX_RATE:
+            raise AudioError(f"sample_rate must be {MIN_RATE}..{MAX_RATE} Hz, not {self.sample_rate}")
         if not 1 <= self.channels <= MAX_CHANNELS:
             raise AudioError(f"channels must be 1..{MAX_CHANNELS}, not {self.channels}")
 
