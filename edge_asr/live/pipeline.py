@@ -1,0 +1,276 @@
+"""The live pipeline every front end shares: source -> VAD/segmenter -> streaming decoder -> one event stream.
+
+Three threads: the worker reads the source (resampling, levels, VAD, scheduling decodes), the decoder runs the
+transcriber (streaming.py), and the dispatcher hands events to subscribers, so a slow subscriber never stalls
+capture and capture never waits for decoding. The pipeline knows nothing about who listens.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from ..constants import SAMPLE_RATE
+from ..engine.base import Transcriber
+from ..errors import ConfigError
+from ..monitor import ResourceSampler
+from ..options import TranscribeOptions
+from .events import DeviceBack, DeviceLost, Error, Event, Level, Stats
+from .guard import GuardConfig, HallucinationGuard
+from .sources import END, AudioBlock, AudioSource, SourceBack, SourceLost
+from .streaming import StreamingDecoder
+from .vad import Segmenter, SegmenterConfig, SpeechModel, dbfs
+
+log = logging.getLogger(__name__)
+
+READ_TIMEOUT = 0.1  # s the worker waits for audio before it checks its timers
+DISPATCH_QUEUE = 4096  # events waiting for subscribers; past this, levels/stats/partials are dropped
+EVENT_PUT_TIMEOUT = 1.0  # s a final/error/device event may wait for room in the dispatch queue
+_SENTINEL = object()
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """How the live pipeline listens and decodes. Built once by the CLI, the config file or the GUI."""
+
+    device: str | int | None = None  # input device: a name fragment, an index, or None for the default
+    realtime: bool = False  # file sources: paced like a microphone instead of as fast as possible
+    partial_interval: float = 0.5  # s of speech between partial decodes
+    partials: bool = True  # publish partial hypotheses at all
+    speculative_final: bool = True  # start the final decode when the pause begins (see streaming.py)
+    vad_threshold: float = 0.5  # Silero P(speech) that starts speech
+    vad_release: float | None = None  # P(speech) under which it is silence (None: threshold - 0.15)
+    energy_gate_dbfs: float = -50.0  # quieter windows skip the VAD model entirely
+    min_speech: float = 0.25  # s of speech before an utterance opens
+    min_silence: float = 0.5  # s of silence that ends an utterance
+    pre_roll: float = 0.5  # s of audio kept before the speech onset (weak first syllables)
+    post_roll: float = 0.2  # s of audio kept after the speech end
+    max_utterance: float = 15.0  # s; longer speech is split at the quietest point near the cap
+    split_window: float = 3.0  # s before the cap searched for that point
+    no_speech_threshold: float = 0.6  # hallucination guard: see guard.py
+    log_prob_threshold: float = -1.0
+    reject_log_prob: float = -0.75  # finals decoded less surely are dropped (non-English into tiny.en, noise)
+    compression_ratio_threshold: float = 2.4
+    max_repeats: int = 3
+    level_interval: float = 0.1  # s between Level events
+    stats_interval: float = 1.0  # s between Stats events
+
+    def __post_init__(self) -> None:
+        if self.partial_interval <= 0 or self.level_interval <= 0 or self.stats_interval <= 0:
+            raise ConfigError("partial_interval, level_interval and stats_interval must be positive")
+        self.segmenter_config()  # validates the VAD settings
+        self.guard_config()
+
+    def segmenter_config(self) -> SegmenterConfig:
+        return SegmenterConfig(threshold=self.vad_threshold, neg_threshold=self.vad_release,
+                               energy_gate_dbfs=self.energy_gate_dbfs, min_speech=self.min_speech,
+                               min_silence=self.min_silence, pre_roll=self.pre_roll, post_roll=self.post_roll,
+                               max_utterance=self.max_utterance, split_window=self.split_window)
+
+    def guard_config(self) -> GuardConfig:
+        return GuardConfig(no_speech_threshold=self.no_speech_threshold, log_prob_threshold=self.log_prob_threshold,
+                           reject_log_prob=self.reject_log_prob,
+                           compression_ratio_threshold=self.compression_ratio_threshold,
+                           max_repeats=self.max_repeats, min_speech=min(self.min_speech, GuardConfig.min_speech))
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+class LivePipeline:
+    def __init__(self, transcriber: Transcriber, source: AudioSource, options: LiveOptions | None = None,
+                 transcribe_options: TranscribeOptions | None = None, *, vad_model: SpeechModel | None = None) -> None:
+        self.transcriber, self.source = transcriber, source
+        self.options = options or LiveOptions()
+        self.transcribe_options = transcribe_options
+        self._vad_model = vad_model
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._sub_lock = threading.Lock()
+        self._events: queue.Queue[object] = queue.Queue(DISPATCH_QUEUE)
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._started = False
+        self._worker: threading.Thread | None = None
+        self._dispatcher: threading.Thread | None = None
+        self._decoder: StreamingDecoder | None = None
+        self.guard = HallucinationGuard(self.options.guard_config())
+        self.segmenter: Segmenter | None = None
+        self.dropped_events = 0
+        self.device_lost = False
+
+    # -- public API ---------------------------------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Callbacks run on the dispatch thread, in event order, and must not block. Returns the unsubscribe."""
+        with self._sub_lock:
+            self._subscribers = [*self._subscribers, callback]
+
+        def unsubscribe() -> None:
+            with self._sub_lock:
+                self._subscribers = [s for s in self._subscribers if s is not callback]
+
+        return unsubscribe
+
+    def start(self) -> None:
+        """Open the source (DeviceError / AudioError when it cannot be) and start listening."""
+        if self._started:
+            raise RuntimeError("a LivePipeline can be started once")
+        self.segmenter = Segmenter(self.options.segmenter_config(), self._vad_model)
+        self._dispatcher = threading.Thread(target=self._dispatch, name="edge-asr-dispatch", daemon=True)
+        self._dispatcher.start()
+        try:
+            self.source.start()
+        except BaseException:
+            self._events.put(_SENTINEL)
+            self._dispatcher.join()
+            raise
+        o = self.options
+        self._decoder = StreamingDecoder(self.transcriber, self._publish, transcribe_options=self.transcribe_options,
+                                         partial_interval=o.partial_interval, partials=o.partials,
+                                         speculative=o.speculative_final, guard=self.guard,
+                                         synchronous=not self.source.realtime)
+        self._started = True
+        self._worker = threading.Thread(target=self._work, name="edge-asr-live", daemon=True)
+        self._worker.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop capturing, finalise the utterance in flight, publish what is left and join the threads."""
+        if not self._started:
+            return
+        self._stop.set()
+        if not self._done.wait(timeout):
+            log.warning("the live pipeline did not finish within %.1f s", timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the source has ended (or stop() finished) and every event has been handed out."""
+        return self._done.wait(timeout)
+
+    def __enter__(self) -> LivePipeline:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def stats(self) -> dict[str, float]:
+        d = self._decoder
+        return {
+            "decode_seconds": d.decode_seconds if d else 0.0,
+            "audio_decoded_seconds": d.audio_seconds if d else 0.0,
+            "skipped_partials": d.skipped_partials if d else 0,
+            "vad_calls": self.segmenter.model_calls if self.segmenter else 0,
+            "drops": self.source.drops,
+            "overruns": self.source.overruns,
+        }
+
+    # -- events ---------------------------------------------------------------------------------------------
+    def _publish(self, event: Event) -> None:
+        if isinstance(event, (Level, Stats)):
+            try:
+                self._events.put_nowait(event)
+            except queue.Full:
+                self.dropped_events += 1
+            return
+        try:
+            self._events.put(event, timeout=EVENT_PUT_TIMEOUT)
+        except queue.Full:
+            self.dropped_events += 1
+            log.error("subscribers are not keeping up; dropped a %s event", event.type)
+
+    def _dispatch(self) -> None:
+        while (event := self._events.get()) is not _SENTINEL:
+            with self._sub_lock:
+                subscribers = self._subscribers
+            for callback in subscribers:
+                try:
+                    callback(event)  # type: ignore[arg-type]
+                except Exception:
+                    log.exception("a live event subscriber failed")
+
+    # -- the worker -----------------------------------------------------------------------------------------
+    def _work(self) -> None:
+        assert self._decoder is not None and self.segmenter is not None
+        try:
+            self._loop()
+        except Exception as exc:
+            log.exception("the live pipeline failed")
+            self._publish(Error(f"live transcription stopped: {exc}", fatal=True))
+        finally:
+            try:
+                self.source.stop()
+            except Exception:
+                log.exception("stopping the audio source failed")
+            self._decoder.close()
+            self._events.put(_SENTINEL)
+            if self._dispatcher is not None:
+                self._dispatcher.join()
+            self._done.set()
+
+    def _loop(self) -> None:
+        seg, dec, src, o = self.segmenter, self._decoder, self.source, self.options
+        assert seg is not None and dec is not None
+        sampler = ResourceSampler()
+        next_stats = time.monotonic() + o.stats_interval
+        level_len = round(o.level_interval * SAMPLE_RATE)
+        level_sq, level_peak, level_n = 0.0, 0.0, 0
+        decoded_at_stats = (0.0, 0.0)
+        stopping = False
+        while True:
+            if self._stop.is_set() and not stopping:
+                stopping = True
+                src.stop()  # what was captured before stop() is still read and transcribed
+            item = src.read(0.0 if stopping else READ_TIMEOUT)
+            if item is END or (stopping and item is None):
+                for ev in seg.flush("flush"):
+                    dec.on_event(ev, time.monotonic(), seg.current)
+                return
+            if isinstance(item, AudioBlock):
+                x = item.samples
+                if x.size:
+                    level_sq += float(np.dot(x, x))
+                    level_peak = max(level_peak, float(np.abs(x).max()))
+                    level_n += x.size
+                    if level_n >= level_len:
+                        self._publish(Level(round(dbfs(level_sq / level_n), 1), round(dbfs(level_peak**2), 1)))
+                        level_sq, level_peak, level_n = 0.0, 0.0, 0
+                    for ev in seg.feed(x):
+                        dec.on_event(ev, item.arrival, seg.current)
+                    if seg.in_speech:
+                        dec.maybe_partial(seg.position, seg.current, seg.paused)
+            elif isinstance(item, SourceLost):
+                # Everything captured before the fault was read before this marker: finalise it now.
+                for ev in seg.flush("device lost"):
+                    dec.on_event(ev, time.monotonic(), seg.current)
+                self.device_lost = True
+                self._publish(DeviceLost(src.name, item.reason))
+            elif isinstance(item, SourceBack):
+                seg.skip(item.outage)
+                self.device_lost = False
+                self._publish(DeviceBack(src.name, round(item.outage, 3)))
+            now = time.monotonic()
+            if now >= next_stats:
+                next_stats = now + o.stats_interval
+                r = sampler.sample()
+                dd, da = dec.decode_seconds - decoded_at_stats[0], dec.audio_seconds - decoded_at_stats[1]
+                decoded_at_stats = (dec.decode_seconds, dec.audio_seconds)
+                self._publish(Stats(round(dd / da, 3) if da > 0 else 0.0, round(dec.last_latency, 3),
+                                    src.drops + src.overruns, src.queue_depth, round(r.cpu_percent, 1),
+                                    round(r.rss_mb, 1), round(r.load_avg, 2), r.cpu_temp_c))
+
+
+def make_source(options: LiveOptions, file: str | None = None) -> AudioSource:
+    """The source a front end asked for: a file (paced when options.realtime) or the options' microphone."""
+    if file is not None:
+        from .sources import FileSource
+
+        return FileSource(file, realtime=options.realtime)
+    from .sources import MicSource
+
+    return MicSource(options.device)

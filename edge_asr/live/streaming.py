@@ -1,0 +1,365 @@
+"""The streaming policy: partial hypotheses while an utterance grows, one final decode when it ends.
+
+Every ``partial_interval`` seconds of speech the whole utterance so far is decoded again (greedy, short-clip
+encoder) and published as a :class:`Partial`; a LocalAgreement-2 rule marks as stable the word prefix two
+consecutive passes agree on, and the stable text only ever grows within an utterance. When the VAD ends the
+utterance, it is decoded once more (with temperature fallback) and published as a :class:`Final`.
+
+Finals must not wait for partials: one decoder thread takes finals first, keeps at most one partial waiting (the
+newest; older ones are skipped) and starts no partial once the speaker pauses. The final decode itself starts
+*speculatively* as soon as the silence has lasted the post-roll: the audio of the final is already known then,
+and if the silence goes on to end the utterance the result is ready (or nearly) when the VAD decides. Speech
+resuming cancels the speculation.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from ..constants import SAMPLE_RATE
+from ..engine.base import Transcriber
+from ..options import TranscribeOptions
+from ..results import Segment, Word
+from .events import Error, Event, Final, Partial
+from .guard import HallucinationGuard
+from .vad import End, Onset, Pause, Resume, SegmenterEvent, Utterance
+
+log = logging.getLogger(__name__)
+
+# s of speech after the onset before the first partial decode. Measured on en-dev with 0.5 s of pre-roll: 0.25 s
+# of speech decodes to nothing or to a too-unsure word in 7 of 18 clips, and 5 of those passes fall back to the full
+# 30-s window (0.5 s instead of 0.05 s); from 0.5 s on the first words come out, and from 1 s nearly always fast.
+MIN_PARTIAL_SPEECH = 0.5
+# Token budget per decode. Fast English is about 5 tokens/s; a decoder stuck in a loop otherwise runs to 224
+# tokens per temperature (measured: 3.0 s instead of 1.0 s for a 1.9-s utterance), delaying the next final.
+FIRST_PARTIAL_RETRY = 0.25  # s between passes until the utterance's first partial is shown (the first words of an
+# utterance often decode too unsure to show; trying again sooner keeps the first partial within 1 s of the onset)
+MAX_TOKENS_PER_SECOND = 10
+TOKEN_MARGIN = 10  # tokens on top, for very short utterances
+CurrentAudio = Callable[[], "tuple[np.ndarray, float] | None"]  # the utterance so far and its start (s)
+
+
+def live_options(base: TranscribeOptions | None) -> tuple[TranscribeOptions, TranscribeOptions]:
+    """(partial, final) decoding options for live use, from the caller's (language, prompt, word timestamps...)."""
+    base = base or TranscribeOptions()
+    final = base.with_(short_clip=True, condition_on_previous_text=False, without_timestamps=True)
+    partial = final.with_(temperatures=(0.0,), word_timestamps=False, beam_size=1)
+    return partial, final
+
+
+def _key(word: str) -> str:
+    return re.sub(r"[^\w']", "", word.lower())
+
+
+class LocalAgreement:
+    """Stable text = the word prefix the last two hypotheses agree on (case and punctuation ignored); it only grows."""
+
+    def __init__(self) -> None:
+        self.previous: list[str] = []
+        self.stable: list[str] = []
+
+    def update(self, text: str) -> tuple[str, str]:
+        words = text.split()
+        agreed = 0
+        for a, b in zip(self.previous, words, strict=False):
+            if _key(a) != _key(b):
+                break
+            agreed += 1
+        n = len(self.stable)
+        if agreed > n and [_key(w) for w in words[:n]] == [_key(w) for w in self.stable]:
+            self.stable = self.stable + words[n:agreed]
+        self.previous = words
+        shown = self.stable + words[len(self.stable):]
+        return " ".join(shown), " ".join(self.stable)
+
+
+@dataclass
+class Job:
+    kind: Literal["partial", "final"]
+    utt_id: int
+    audio: np.ndarray
+    start: float  # s of audio[0] in the stream
+    utterance: Utterance | None = None  # finals: what the VAD measured
+    end: float = 0.0  # s, end of the audio
+    confirmed: bool = False  # finals: the VAD has ended the utterance (else speculative)
+    vad_end_at: float = 0.0  # monotonic time the VAD ended it
+    cancelled: bool = False
+    done: bool = False
+    failed: bool = False
+    segments: list[Segment] = field(default_factory=list)  # its decoded segments
+
+
+class StreamingDecoder:
+    """Turns segmenter events into decode jobs on one worker thread, and decode results into events."""
+
+    def __init__(self, transcriber: Transcriber, publish: Callable[[Event], None], *,
+                 transcribe_options: TranscribeOptions | None = None, partial_interval: float = 0.5,
+                 partials: bool = True, speculative: bool = True, guard: HallucinationGuard | None = None,
+                 synchronous: bool = False) -> None:
+        self.transcriber = transcriber
+        self.publish = publish
+        self.partial_options, self.final_options = live_options(transcribe_options)
+        self.partial_interval, self.partials, self.speculative = partial_interval, partials, speculative
+        self.guard = guard or HallucinationGuard()
+        self.synchronous = synchronous  # file input as fast as possible: wait for each decode (deterministic)
+        self._cv = threading.Condition()
+        self._finals: list[Job] = []  # waiting, in order
+        self._partial: Job | None = None  # the one waiting partial
+        self._running: Job | None = None
+        self._closing = False
+        self._utt_id = 0
+        self._open_utt: int | None = None  # the utterance partials may still be published for
+        self._agreement = LocalAgreement()
+        self._last_partial_at = -1.0  # stream s of the last partial request
+        self._partial_backoff = 0.0  # s added to the interval after a slow partial decode
+        self._shown = False  # a partial of the current utterance has been published
+        self._speech_start = 0.0  # s, onset of the current utterance
+        self._speculation: Job | None = None
+        self._final_count = 0
+        self.decode_seconds = 0.0  # total, for the real-time factor
+        self.audio_seconds = 0.0
+        self.last_latency = 0.0
+        self.skipped_partials = 0
+        self._thread = threading.Thread(target=self._work, name="edge-asr-decoder", daemon=True)
+        self._thread.start()
+
+    # -- called by the pipeline's worker thread ---------------------------------------------------------------
+    def on_event(self, ev: SegmenterEvent, arrival: float, current: CurrentAudio) -> None:
+        if isinstance(ev, Onset):
+            with self._cv:
+                self._speech_start = ev.speech_start
+                self._utt_id += 1
+                self._open_utt = self._utt_id
+                self._agreement = LocalAgreement()
+                self._last_partial_at = -1.0
+                self._shown = False
+        elif isinstance(ev, Pause):
+            held = current() if self.speculative else None
+            if held is not None:
+                audio, start = held
+                self._submit_final(Job("final", self._utt_id, audio, start, end=ev.end))
+        elif isinstance(ev, Resume):
+            self._cancel_speculation()
+        elif isinstance(ev, End):
+            self._end(ev.utterance, arrival)
+
+    def maybe_partial(self, position: float, current: CurrentAudio, paused: bool) -> None:
+        """Called after each block while in speech: start a partial when one is due and the decoder is free.
+
+        A due partial waits (re-checked on the next block) while a decode runs, and is never queued behind one;
+        once the speaker pauses it is skipped, because the final decode is about to start.
+        """
+        interval = self.partial_interval if self._shown else min(self.partial_interval, FIRST_PARTIAL_RETRY)
+        if not self.partials or position - self._last_partial_at < interval + self._partial_backoff:
+            return
+        if paused:
+            self.skipped_partials += 1
+            self._last_partial_at = position
+            return
+        if self._running is not None or self._finals or self._partial is not None:
+            return
+        if position - self._speech_start < MIN_PARTIAL_SPEECH:
+            return
+        held = current()
+        if held is None:
+            return
+        audio, start = held
+        with self._cv:
+            self._last_partial_at = position
+            self._partial = Job("partial", self._utt_id, audio, start, end=start + len(audio) / SAMPLE_RATE)
+            self._cv.notify_all()
+        if self.synchronous:
+            self.wait_idle()
+
+    def _end(self, utt: Utterance, arrival: float) -> None:
+        with self._cv:
+            ended = self._utt_id
+            self._open_utt = None
+            self._partial = None
+            spec = self._speculation
+            self._speculation = None
+            if utt.reason == "split":  # the rest of the speech continues as a new utterance
+                self._speech_start = utt.end
+                self._utt_id += 1
+                self._open_utt = self._utt_id
+                self._agreement = LocalAgreement()
+                self._last_partial_at = -1.0
+                self._shown = False
+            reuse = (spec is not None and not spec.cancelled and not spec.failed and spec.utt_id == ended
+                     and abs(spec.end - utt.end) < 1e-6)
+            if spec is not None and reuse:
+                spec.utterance, spec.vad_end_at = utt, arrival
+                if spec.done:  # decoded already: judge it with the VAD's figures and publish
+                    self._publish_final(self._make_final(spec, spec.segments), arrival)
+                else:
+                    spec.confirmed = True
+            else:
+                if spec is not None:
+                    spec.cancelled = True
+                self._finals.append(Job("final", ended, utt.audio, utt.start, utt, utt.end, True, arrival))
+                self._cv.notify_all()
+        if self.synchronous:
+            self.wait_idle()
+
+    def _submit_final(self, job: Job) -> None:
+        with self._cv:
+            if self._speculation is not None:
+                self._speculation.cancelled = True
+            self._speculation = job
+            self._partial = None
+            self._finals.append(job)
+            self._cv.notify_all()
+        if self.synchronous:
+            self.wait_idle()
+
+    def _cancel_speculation(self) -> None:
+        with self._cv:
+            if self._speculation is not None:
+                self._speculation.cancelled = True
+                if self._speculation in self._finals:
+                    self._finals.remove(self._speculation)
+                self._speculation = None
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no decode is running or waiting (unconfirmed speculative results do not count)."""
+        with self._cv:
+            return self._cv.wait_for(lambda: self._running is None and not self._finals and self._partial is None,
+                                     timeout)
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Finish the waiting finals (partials are dropped), then stop the thread."""
+        with self._cv:
+            self._partial = None
+            self._closing = True
+            self._cv.notify_all()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # -- the decoder thread -------------------------------------------------------------------------------
+    def _next(self) -> Job | None:
+        with self._cv:
+            while True:
+                if self._finals:
+                    job = self._finals.pop(0)
+                elif self._partial is not None:
+                    job, self._partial = self._partial, None
+                elif self._closing:
+                    return None
+                else:
+                    self._cv.wait()
+                    continue
+                self._running = job
+                return job
+
+    def _work(self) -> None:
+        while (job := self._next()) is not None:
+            try:
+                self._run(job)
+            except Exception as exc:  # a failed decode must not end live transcription
+                log.exception("live decode failed")
+                self.publish(Error(f"decoding failed: {exc}", fatal=False))
+            finally:
+                with self._cv:
+                    job.done = True
+                    self._running = None
+                    self._cv.notify_all()
+
+    def _decode(self, job: Job, options: TranscribeOptions) -> list[Segment]:
+        started = time.perf_counter()
+        seconds = len(job.audio) / SAMPLE_RATE
+        cap = math.ceil(seconds * MAX_TOKENS_PER_SECOND) + TOKEN_MARGIN
+        options = options.with_(max_new_tokens=min(cap, options.max_new_tokens or cap))
+        segments, _info = self.transcriber.transcribe(job.audio, options)
+        out = list(segments)
+        self.decode_seconds += time.perf_counter() - started
+        self.audio_seconds += len(job.audio) / SAMPLE_RATE
+        return out
+
+    def _run(self, job: Job) -> None:
+        if job.cancelled:
+            return
+        if job.kind == "partial":
+            if job.utt_id != self._open_utt:
+                return
+            started = time.perf_counter()
+            segs = self._decode(job, self.partial_options)
+            # A slow pass (a long utterance, a struggling decode) spaces the next ones out, so partials never take
+            # more than about half of the decoder's time and a final rarely has to wait for one.
+            self._partial_backoff = max(0.0, time.perf_counter() - started - self.partial_interval)
+            text, logprob, no_speech, _ratio = _merge(segs)
+            verdict = self.guard.check(text, avg_logprob=logprob, no_speech_prob=no_speech) if text else None
+            with self._cv:  # published under the lock so that no partial can follow its utterance's final
+                if job.utt_id != self._open_utt or verdict is None or not verdict.ok:
+                    return
+                shown, stable = self._agreement.update(verdict.text)
+                self._shown = True
+                self.publish(Partial(shown, stable, round(job.start, 3), round(job.end, 3)))
+            return
+        try:
+            segs = self._decode(job, self.final_options)
+        except Exception:
+            job.failed = True
+            raise
+        with self._cv:
+            # Decided under the lock together with _end(): either _end sees the result, or we see `confirmed`.
+            job.done = True
+            if job.cancelled:
+                return
+            job.segments = segs
+            if job.confirmed:
+                self._publish_final(self._make_final(job, segs), job.vad_end_at)
+            # else speculative: _end() publishes it if the VAD confirms this end
+
+    def _make_final(self, job: Job, segs: list[Segment]) -> Final | None:
+        text, logprob, no_speech, ratio = _merge(segs)
+        utt = job.utterance
+        speech = utt.speech_seconds if utt is not None else None
+        verdict = self.guard.check(text, avg_logprob=logprob, no_speech_prob=no_speech, compression=ratio,
+                                   speech_seconds=speech) if text else None
+        if verdict is None or not verdict.ok:
+            return None
+        start = utt.speech_start if utt is not None else job.start
+        end = utt.speech_end if utt is not None else job.end
+        words = None
+        if any(s.words for s in segs):
+            words = tuple(Word(round(job.start + w.start, 3), round(job.start + w.end, 3), w.word, w.probability)
+                          for s in segs for w in (s.words or ()))
+        tokens = tuple(t for s in segs for t in s.tokens)
+        segment = Segment(0, round(start, 3), round(max(end, start), 3), " " + verdict.text, tokens, logprob, ratio,
+                          no_speech, max((s.temperature for s in segs), default=0.0), words)
+        return Final(segment)
+
+    def _publish_final(self, final: Final | None, vad_end_at: float) -> None:
+        """Called with the lock held, so finals and partials reach the dispatcher in order."""
+        if final is None:
+            return
+        seg = final.segment
+        final = Final(Segment(self._final_count, seg.start, seg.end, seg.text, seg.tokens, seg.avg_logprob,
+                              seg.compression_ratio, seg.no_speech_prob, seg.temperature, seg.words),
+                      latency=max(0.0, time.monotonic() - vad_end_at))
+        self._final_count += 1
+        self.last_latency = final.latency
+        self.publish(final)
+
+
+def _merge(segs: list[Segment]) -> tuple[str, float, float, float]:
+    """Text, mean log-prob, no-speech prob and the worst compression ratio of one utterance's segments."""
+    if not segs:
+        return "", 0.0, 1.0, 0.0
+    text = "".join(s.text for s in segs).strip()
+    weights = [max(1, len(s.tokens)) for s in segs]
+    logprob = float(np.average([s.avg_logprob for s in segs], weights=weights))
+    return text, logprob, segs[0].no_speech_prob, max(s.compression_ratio for s in segs)
