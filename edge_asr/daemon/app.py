@@ -288,6 +288,7 @@ def create_app(daemon: DaemonState) -> ASGIApp:
         finally:
             daemon.streams -= 1
             daemon.metrics.stream_sessions.set(daemon.streams)
+            log.info("stream session ended (%d open)", daemon.streams)
 
     return Gate(app, app, daemon)
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from edge_asr.audio import decode_audio
@@ -130,3 +130,19 @@ def test_stream_refused_when_the_token_is_missing(start_daemon, tmp_path) -> Non
     with connect(_ws_url(d.url, "/v1/stream"), open_timeout=30,
                  additional_headers={"Authorization": "Bearer s3cret"}) as ws:
         assert json.loads(ws.recv(timeout=30))["type"] == "ready"
+
+
+def test_stream_sessions_are_bounded(start_daemon) -> None:
+    d = start_daemon("--set", "scheduler.max_streams=1")
+    url = _ws_url(d.url, "/v1/stream")
+    with connect(url, open_timeout=30) as first:
+        assert json.loads(first.recv(timeout=30))["type"] == "ready"
+        with connect(url, open_timeout=30) as second:
+            msg = json.loads(second.recv(timeout=30))
+            assert msg["type"] == "error" and "too many" in msg["message"] and msg["retry_after"] >= 1
+            with pytest.raises(ConnectionClosed) as closed:
+                second.recv(timeout=30)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+    d.wait_for(r"stream session ended \(0 open\)", 30)
+    with connect(url, open_timeout=30) as again:  # the slot is free once the first client left
+        assert json.loads(again.recv(timeout=30))["type"] == "ready"
