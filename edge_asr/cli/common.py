@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from tqdm import tqdm
 
@@ -113,3 +113,23 @@ def human_error(exc: BaseException) -> str:
     if isinstance(exc, EdgeAsrError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def standalone_main(
+    prog: str,
+    description: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """`python -m edge_asr.<shell>`: one subcommand's parser and runner without the rest of the CLI."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return run(args)
+    except EdgeAsrError as exc:
+        print(f"{prog}: error: {human_error(exc)}", file=sys.stderr)
+        return 2
