@@ -146,7 +146,7 @@ class TerminalView:
             over = max(0, len(stable) + len(rest) - width)  # keep the newest words on one line
             stable, rest = stable[over:], rest[max(0, over - len(ev.stable_text)):]
             self.out.write(f"{CLEAR_LINE}{stable}{GREY}{rest}{RESET}")
-            self._partial_shown = True
+            self._partial_shown = bool(ev.text)  # an empty partial clears the line: the utterance came to nothing
         elif isinstance(ev, Final):
             self._clear()
             seg = ev.segment

@@ -106,7 +106,7 @@ def collapse_repeats(text: str, max_repeats: int) -> tuple[str, int]:
             i += 1
         else:
             n, reps = loop
-            out += words[i : i + n]
+            out += [*words[i : i + n - 1], words[i + reps * n - 1]]  # the last copy's punctuation ends it
             out_keys += keys[i : i + n]
             removed += (reps - 1) * n
             i += reps * n

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 READ_TIMEOUT = 0.1  # s the worker waits for audio before it checks its timers
 DISPATCH_QUEUE = 4096  # events waiting for subscribers; past this, levels/stats/partials are dropped
+LOST_FLUSH_TIMEOUT = 5.0  # s the final of the audio before a device fault may delay the DeviceLost event
 EVENT_PUT_TIMEOUT = 1.0  # s a final/error/device event may wait for room in the dispatch queue
 _SENTINEL = object()
 
@@ -248,6 +249,8 @@ class LivePipeline:
                 # Everything captured before the fault was read before this marker: finalise it now.
                 for ev in seg.flush("device lost"):
                     dec.on_event(ev, time.monotonic(), seg.current)
+                # Its final goes out before the outage is reported; no audio is arriving meanwhile anyway.
+                dec.wait_idle(LOST_FLUSH_TIMEOUT)
                 self.device_lost = True
                 self._publish(DeviceLost(src.name, item.reason))
             elif isinstance(item, SourceBack):

@@ -123,6 +123,7 @@ class StreamingDecoder:
         self._partial_backoff = 0.0  # s added to the interval after a slow partial decode
         self._shown = False  # a partial of the current utterance has been published
         self._speech_start = 0.0  # s, onset of the current utterance
+        self._partial_utt = -1  # the utterance the last published partial belongs to
         self._speculation: Job | None = None
         self._final_count = 0
         self.decode_seconds = 0.0  # total, for the real-time factor
@@ -199,7 +200,7 @@ class StreamingDecoder:
             if spec is not None and reuse:
                 spec.utterance, spec.vad_end_at = utt, arrival
                 if spec.done:  # decoded already: judge it with the VAD's figures and publish
-                    self._publish_final(self._make_final(spec, spec.segments), arrival)
+                    self._publish_final(self._make_final(spec, spec.segments), arrival, spec)
                 else:
                     spec.confirmed = True
             else:
@@ -306,6 +307,7 @@ class StreamingDecoder:
                     return
                 shown, stable = self._agreement.update(verdict.text)
                 self._shown = True
+                self._partial_utt = job.utt_id
                 self.publish(Partial(shown, stable, round(job.start, 3), round(job.end, 3)))
             return
         try:
@@ -320,7 +322,7 @@ class StreamingDecoder:
                 return
             job.segments = segs
             if job.confirmed:
-                self._publish_final(self._make_final(job, segs), job.vad_end_at)
+                self._publish_final(self._make_final(job, segs), job.vad_end_at, job)
             # else speculative: _end() publishes it if the VAD confirms this end
 
     def _make_final(self, job: Job, segs: list[Segment]) -> Final | None:
@@ -342,9 +344,11 @@ class StreamingDecoder:
                           no_speech, max((s.temperature for s in segs), default=0.0), words)
         return Final(segment)
 
-    def _publish_final(self, final: Final | None, vad_end_at: float) -> None:
+    def _publish_final(self, final: Final | None, vad_end_at: float, job: Job) -> None:
         """Called with the lock held, so finals and partials reach the dispatcher in order."""
         if final is None:
+            if self._partial_utt == job.utt_id:  # the guard dropped it: an empty partial clears the preview
+                self.publish(Partial("", "", round(job.start, 3), round(job.end, 3)))
             return
         seg = final.segment
         final = Final(Segment(self._final_count, seg.start, seg.end, seg.text, seg.tokens, seg.avg_logprob,
