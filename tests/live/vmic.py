@@ -254,3 +254,23 @@ class VirtualMic:
 
 
 virtual_mic = VirtualMic  # the name other test suites look up
+
+
+def main(argv: list[str]) -> int:
+    """python tests/live/vmic.py [--noise-dbfs D] -- COMMAND...: run COMMAND with the virtual mic as its default input
+    (PULSE_SERVER set; the device is called "pulse"), e.g. `edge-asr bench live --device pulse`."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="vmic.py", description=main.__doc__)
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    a = p.parse_args(argv)
+    command = a.command[1:] if a.command[:1] == ["--"] else a.command
+    if not command:
+        p.error("give a command after --")
+    with VirtualMic() as mic:
+        print(f"virtual mic up: device {mic.device!r}, PULSE_SERVER={os.environ['PULSE_SERVER']}", file=sys.stderr)
+        return subprocess.run(command, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
