@@ -32,6 +32,7 @@ echo "== pip: installing edge-asr[test] into .venv"
 
 echo "== lint"
 .venv/bin/ruff check edge_asr tests
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # child scripts of tests import tests.live.vmic
 echo "== pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 if [ $# -eq 0 ] && command -v xvfb-run >/dev/null; then
