@@ -29,6 +29,9 @@ class Event:
 
 @dataclass(frozen=True)
 class Partial(Event):
+    """The utterance in progress. An empty ``text`` means it ended without a final (the hallucination guard
+    dropped it): front ends clear their preview."""
+
     text: str  # the whole current hypothesis of the utterance in progress
     stable_text: str  # the prefix two consecutive passes agreed on
     start: float  # s from the start of the stream
