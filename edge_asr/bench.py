@@ -103,20 +103,34 @@ def _ours(engine: EngineOptions) -> tuple[Callable[[Path], str], SystemRuns, Tim
     return run, runs, timed
 
 
-def _faster_whisper(model_dir: Path, threads: int) -> tuple[Callable[[Path], str], SystemRuns] | None:
+def faster_whisper_runner(model: str, threads: int) -> tuple[str, Callable[[Path], str]] | None:
+    """faster-whisper int8 on the same CTranslate2 weights as ``model``, in its default long-form mode (timestamps
+    and condition_on_previous_text on, no VAD), greedy; None when it is not installed."""
+    from .export.registry import resolve
+
     try:
         import faster_whisper
     except ImportError:
         return None
-    t = time.perf_counter()
-    m = faster_whisper.WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
-    runs = SystemRuns(f"faster-whisper {faster_whisper.__version__} int8", load_s=time.perf_counter() - t)
+    source = resolve(model).path
+    if source is None:
+        return None
+    m = faster_whisper.WhisperModel(str(source), device="cpu", compute_type="int8", cpu_threads=threads)
 
     def run(p: Path) -> str:
         segs, _ = m.transcribe(str(p), beam_size=1, language="en", vad_filter=False)
         return "".join(s.text for s in segs).strip()
 
-    return run, runs
+    return f"faster-whisper {faster_whisper.__version__} int8", run
+
+
+def _faster_whisper(model: str, threads: int) -> tuple[Callable[[Path], str], SystemRuns] | None:
+    t = time.perf_counter()
+    peer = faster_whisper_runner(model, threads)
+    if peer is None:
+        return None
+    name, run = peer
+    return run, SystemRuns(name, load_s=time.perf_counter() - t)
 
 
 # A child's ru_maxrss counts the parent's pages it shared between fork and exec, so a child measures its own
@@ -173,7 +187,7 @@ def run_benchmark(
     systems: list[tuple[Callable[[Path], str], SystemRuns]] = [(ours_fn, ours)]
     fw_dir = resolve("tiny.en").path
     if vs_faster_whisper:
-        fw = _faster_whisper(fw_dir, engine.threads) if fw_dir else None
+        fw = _faster_whisper(engine.model, engine.threads) if fw_dir else None
         if fw is None:
             out("faster-whisper is not installed (pip install faster-whisper): comparison skipped")
         else:
