@@ -138,9 +138,16 @@ class WindowDecoder:
         hotwords: list[int] | None = None,
         max_timestamp: int | None = None,
     ) -> DecodeResult:
-        initial, sot_index = self.initial_tokens(opts, language, prompt, hotwords)
         beam = temperature == 0 and opts.beam_size > 1
-        n = opts.beam_size if beam else (opts.best_of if temperature > 0 else 1)
+        if temperature > 0 and opts.best_of > 1:
+            # Best-of samples one at a time: a batch of five would hold five copies of the cross-attention K/V
+            # (92 MB for a 30-s window of tiny), the peak of a long-form run. Fallback windows are rare.
+            single = opts.with_(best_of=1)
+            samples = [self.decode(cross, single, language, prompt, temperature, rng, hotwords, max_timestamp)
+                       for _ in range(opts.best_of)]
+            return max(samples, key=lambda r: _rank(r.sum_logprob, len(r.tokens), opts.length_penalty))
+        initial, sot_index = self.initial_tokens(opts, language, prompt, hotwords)
+        n = opts.beam_size if beam else 1
         sample_len = opts.max_new_tokens or self.n_text_ctx // 2
         sample_len = min(sample_len, self.n_text_ctx - len(initial))
         rules = LogitRules(self.tok, opts, len(initial), self.n_vocab, max_timestamp)

@@ -153,6 +153,12 @@ class WhisperTranscriber:
         that interleave work or show progress. ``max_duration`` refuses longer audio (AudioTooLong) early."""
         opts = options or TranscribeOptions()
         blocks, duration = audio_blocks(audio, max_duration)
+        speech = None
+        if opts.vad_filter:
+            from .vad_filter import SpeechFilter
+
+            speech = SpeechFilter()
+            blocks = speech.filter(blocks)
         buf = SampleBuffer(blocks)
         language, language_prob, all_probs = "en", 1.0, None
         if self.is_multilingual:
@@ -170,7 +176,10 @@ class WhisperTranscriber:
         info = TranscriptionInfo(
             language, language_prob, duration, opts, self.model_name, self.runtime.backend, all_probs
         )
-        return self._windows(buf, opts, language), info
+        windows = self._windows(buf, opts, language)
+        if speech is not None:
+            windows = (speech.map_window(w) for w in windows)
+        return windows, info
 
     def _decode_with_fallback(
         self,

@@ -64,7 +64,8 @@ def test_too_little_speech_and_too_much_text(guard) -> None:
 
 @pytest.mark.parametrize("text, expected", [
     ("I am I am I am I am I am here.", "I am here."),
-    ("the the the the the end", "the end"),
+    ("the the the the the end", "the the the end"),  # collapse_repeats(text, 3): a word keeps three copies
+    ("more words, words, words, words, words.", "more words, words, words."),
     ("And so my fellow Americans. And so my fellow Americans.", "And so my fellow Americans."),
     ("And so my fellow Americans. And so my fellow", "And so my fellow Americans."),
     ("the the end", "the the end"),  # people do say that
