@@ -153,7 +153,7 @@ else:
 """
 
 
-def _run_process(args: list[str]) -> tuple[float, float, str]:
+def run_process(args: list[str]) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MiB) and stdout of a fresh Python running ``args`` (``-m mod ...`` or ``code ...``)."""
     with tempfile.TemporaryDirectory() as tmp:
         hwm = Path(tmp) / "hwm"
@@ -249,7 +249,7 @@ def _whole_process(
         for r in range(repeats):
             pairs = [("edge-asr", ours_cmd)] + ([("faster-whisper", fw_cmd)] if with_fw else [])
             for name, cmd in pairs if r % 2 == 0 else pairs[::-1]:
-                w, m, _ = _run_process(cmd)
+                w, m, _ = run_process(cmd)
                 walls[name].append(w)
                 rss[name] = max(rss[name], m)
         out("")
@@ -263,14 +263,14 @@ def _whole_process(
                 f"{_med(walls['faster-whisper']) / _med(walls['edge-asr']):.2f}x"
             )
         longest = max(clips, key=lambda c: len(decode_audio(c.path)))
-        _, m, _ = _run_process(["-m", "edge_asr", "transcribe", str(longest.path), *flags])
+        _, m, _ = run_process(["-m", "edge_asr", "transcribe", str(longest.path), *flags])
         out(f"  peak RSS of `edge-asr transcribe` on one clip ({longest.path.name}): {m:.0f} MiB")
         five = Path(tmp) / "five-seconds.wav"
         import soundfile as sf
 
         sf.write(five, decode_audio(clips[0].path)[: int(COLD_START_CLIP * SAMPLE_RATE)], SAMPLE_RATE)
         cold_cmd = [_COLD_SCRIPT, engine.model, str(engine.threads), engine.cache_dir or "", str(five)]
-        colds = [float(_run_process(cold_cmd)[2].strip().splitlines()[-1]) for _ in range(repeats)]
+        colds = [float(run_process(cold_cmd)[2].strip().splitlines()[-1]) for _ in range(repeats)]
         out(
             f"  cold start (process start -> first segment of a {COLD_START_CLIP:.0f}-s clip): "
             f"median {_med(colds):.2f} s"

@@ -74,10 +74,15 @@ def _words_of(seg: Segment, text: str) -> list[Word]:
 
 
 def _fits(words: list[Word], opts: CueOptions) -> bool:
-    chars = len("".join(w.word for w in words).strip())
-    if opts.max_chars is not None and chars > opts.max_chars:
+    if opts.max_cue_seconds is not None and words[-1].end - words[0].start > opts.max_cue_seconds:
         return False
-    return opts.max_cue_seconds is None or words[-1].end - words[0].start <= opts.max_cue_seconds
+    if opts.max_line_width is None or opts.max_line_count is None:
+        return True
+    text = "".join(w.word for w in words).strip()
+    if len(text) > opts.max_line_width * opts.max_line_count:
+        return False
+    return len(textwrap.wrap(text, opts.max_line_width, break_long_words=False, break_on_hyphens=False)) \
+        <= opts.max_line_count
 
 
 def _cost(words: list[Word], opts: CueOptions, last: bool) -> float:
