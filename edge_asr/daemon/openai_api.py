@@ -176,6 +176,8 @@ async def transcriptions(request: Request) -> Response:
             raise ApiError(400, "the 'file' field with the audio is missing (or is not a file)", param="file")
         opts, fmt = request_options(form, daemon.config.decoding.transcribe_options(), daemon.is_multilingual,
                                     daemon.model_name)
+        if fmt in ("srt", "vtt"):  # long segments are split into subtitle cues at word times
+            opts = opts.with_(word_timestamps=True)
         name = upload.filename or "upload"
         limit = daemon.config.server.max_audio_seconds
         async with daemon.decode_slots:  # decoded audio is large: bound how many uploads decode at once
