@@ -26,6 +26,7 @@ from .constants import DEFAULT_WINDOW_SIZE, MIN_WINDOW_SIZE, ORGANIZATION, SCREE
 from .icons import app_icon_path
 from .main_window import MainWindow
 from .model_loader import ModelState
+from .qt_check import check_qt_binding
 from .settings import THEMES, AppSettings, load_settings, open_store
 from .theme import apply_theme
 
@@ -69,6 +70,7 @@ def ensure_app() -> QApplication:
     app = QApplication.instance()
     if isinstance(app, QApplication):
         return app
+    check_qt_binding()
     # Fractional scale factors (1.25, 1.5) instead of rounding, so text is crisp and sized right on HiDPI.
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication(sys.argv[:1])

@@ -12,6 +12,7 @@ from .icons import app_icon_path
 
 _ICON_PX = 64  # px
 _SPACING = 12  # px
+_TEXT_MAX_WIDTH = 560  # px: short lines read better than one across a wide window
 
 
 class EmptyState(QWidget):
@@ -35,6 +36,7 @@ class EmptyState(QWidget):
         self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text.setTextFormat(Qt.TextFormat.RichText)
         self.text.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.text.setMaximumWidth(_TEXT_MAX_WIDTH)
         self.buttons: list[QToolButton] = []
         row = QHBoxLayout()
         row.addStretch(1)
@@ -52,7 +54,7 @@ class EmptyState(QWidget):
         lay.addStretch(1)
         lay.addWidget(self.picture)
         lay.addWidget(self.title)
-        lay.addWidget(self.text)
+        lay.addWidget(self.text, 0, Qt.AlignmentFlag.AlignHCenter)
         lay.addLayout(row)
         lay.addStretch(2)
 

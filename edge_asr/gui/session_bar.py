@@ -71,6 +71,7 @@ class SessionBar(QWidget):
         lay.addSpacing(12)
         lay.addWidget(lang_label)
         lay.addWidget(self.language, 1)
+        lay.addSpacing(4)
         lay.addWidget(task_label)
         lay.addWidget(self.task)
         self.devices.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)

@@ -4,6 +4,7 @@ never emits into a window that is gone; progress text has percent, elapsed, time
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 
 import pytest
@@ -108,3 +109,16 @@ def test_progress_text() -> None:
     clock.update(1.0, audio_done_s=120.0)
     now[0] = 140.0
     assert clock.snapshot().text(done=True) == "done in 0:40 · 3.0× real time"
+
+
+def test_the_qt_binding_does_not_leak_a_reference_per_emit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PySide6 6.12.0 drops a reference to True on every emit: fatal on Python < 3.12 within a minute of use."""
+    from edge_asr.errors import EdgeAsrError
+    from edge_asr.gui import qt_check
+
+    assert not qt_check.emit_leaks_true(), "this PySide6 would crash the app: see edge_asr/gui/qt_check.py"
+    qt_check.check_qt_binding()
+    if sys.version_info < (3, 12):
+        monkeypatch.setattr(qt_check, "emit_leaks_true", lambda: True)  # fault injection: the broken binding
+        with pytest.raises(EdgeAsrError, match=r"pip install 'PySide6-Essentials>=6.6,!=6.12.0'"):
+            qt_check.check_qt_binding()
