@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QIcon, QPalette
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from .icons import app_icon_path
 
@@ -37,6 +37,7 @@ class EmptyState(QWidget):
         self.text.setTextFormat(Qt.TextFormat.RichText)
         self.text.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.text.setMaximumWidth(_TEXT_MAX_WIDTH)
+        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.buttons: list[QToolButton] = []
         row = QHBoxLayout()
         row.addStretch(1)
@@ -54,7 +55,11 @@ class EmptyState(QWidget):
         lay.addStretch(1)
         lay.addWidget(self.picture)
         lay.addWidget(self.title)
-        lay.addWidget(self.text, 0, Qt.AlignmentFlag.AlignHCenter)
+        text_row = QHBoxLayout()  # centred, at most _TEXT_MAX_WIDTH wide, as tall as its wrapped lines need
+        text_row.addStretch(1)
+        text_row.addWidget(self.text, 100)
+        text_row.addStretch(1)
+        lay.addLayout(text_row)
         lay.addLayout(row)
         lay.addStretch(2)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
-from PySide6.QtWidgets import QToolButton, QWidget
+from PySide6.QtWidgets import QLabel, QToolButton, QWidget
 
 from edge_asr.gui.main_window import MainWindow
 from edge_asr.gui.recording import RecState
@@ -41,6 +41,8 @@ def assert_fits(window: MainWindow, screen: tuple[int, int] = SMALL_SCREEN) -> N
         min_size = w.minimumSizeHint()
         if min_size.isValid() and (w.inherits("QAbstractButton") or w.inherits("QLabel")):
             assert w.width() >= min_size.width() - 1, f"{w.metaObject().className()} {w.accessibleName()!r} squeezed"
+        if isinstance(w, QLabel) and w.wordWrap() and w.text():  # wrapped text must get the lines it needs
+            assert w.height() >= w.heightForWidth(w.width()) - 1, f"label {w.text()[:40]!r} is cut off"
 
 
 def _inside_scroll_area(w: QWidget) -> bool:
