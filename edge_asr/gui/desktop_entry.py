@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EdgeAsrError
+from .assets import app_icon_path, assets_dir
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ def exec_command() -> list[str]:
 
 
 def _template() -> str:
-    from .icons import assets_dir
-
     path = assets_dir() / DESKTOP_FILE
     try:
         return path.read_text(encoding="utf-8")
@@ -77,8 +76,6 @@ def render_entry(command: list[str]) -> str:
 
 
 def install(base: Path | None = None) -> Installed:
-    from .icons import app_icon_path
-
     base = base or data_home()
     apps = base / "applications"
     icons = base / "icons" / "hicolor" / "scalable" / "apps"

@@ -7,17 +7,19 @@ broken install still shows something recognisable.
 
 from __future__ import annotations
 
-import importlib.resources
 import logging
 from functools import cache
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication, QStyle
 
+from .assets import app_icon_path, assets_dir
+
 log = logging.getLogger(__name__)
+
+__all__ = ["ICON_SIZE", "app_icon_path", "assets_dir", "icon"]
 
 _INK = "#000000"  # the colour the line icons are drawn in, replaced by the theme's
 _SIZES = (16, 20, 24, 32, 48)  # px rendered up front: crisp at 1x and on HiDPI without rescaling bitmaps
@@ -30,18 +32,6 @@ _FALLBACK = {
     "files": QStyle.StandardPixmap.SP_FileIcon, "resources": QStyle.StandardPixmap.SP_ComputerIcon,
     "mic": QStyle.StandardPixmap.SP_MediaVolume,
 }
-
-
-def assets_dir() -> Path:
-    """The installed ``edge_asr.assets`` package, else ``assets/`` of a source checkout."""
-    try:
-        return Path(str(importlib.resources.files("edge_asr.assets")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "assets"
-
-
-def app_icon_path() -> Path:
-    return assets_dir() / "edge-asr.svg"
 
 
 @cache
