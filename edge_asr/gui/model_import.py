@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
 
 from ..errors import EdgeAsrError
 from . import model_store
+from .jobs import Job
+from .workers import human_message
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class ImportForm(QGroupBox):
     """Emits ``import_requested(path, name, tokenizer or None)`` once the form is complete."""
 
     import_requested = Signal(object, str, object)
+    detected = Signal()  # the picked path was checked (format, tokenizer), off the GUI thread
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Import a downloaded checkpoint", parent)
@@ -75,6 +78,7 @@ class ImportForm(QGroupBox):
         form.addRow("", self.submit)
         self._form = form
         self._fmt: str | None = None
+        self._detect_job: Job | None = None
         self._needs_tokenizer = False
         self._set_tokenizer_visible(False)
         self.pick_file.clicked.connect(self._choose_file)
@@ -89,24 +93,41 @@ class ImportForm(QGroupBox):
         return self._needs_tokenizer
 
     def set_path(self, text: str) -> None:
-        """Check a picked (or typed) path: its format, whether it brings a tokenizer, a name for it."""
+        """Check a picked (or typed) path on a worker thread (it may be on a slow disk): its format, whether
+        it brings a tokenizer, a name for it. ``detected`` is emitted when the form shows the answer."""
         text = text.strip()
         self.path.setText(text)
         self._fmt = None
+        self._update_submit()
+        if self._detect_job is not None:
+            self._detect_job.detach()
         if not text:
             self.format.setText("")
             self._set_tokenizer_visible(False)
-            self._update_submit()
+            self.detected.emit()
             return
         path = Path(text).expanduser()
-        try:
-            self._fmt = model_store.detect(path)
-        except EdgeAsrError as exc:
-            self.format.setText(f"⚠ {exc}")
-            self._set_tokenizer_visible(False)
-            self._update_submit()
-            return
-        needs = model_store.tokenizer_needed(path, self._fmt)
+        self.format.setText("Checking…")
+
+        def check(_progress: object) -> tuple[str, bool]:
+            fmt = model_store.detect(path)
+            return fmt, model_store.tokenizer_needed(path, fmt)
+
+        job = Job("checking a checkpoint", check)
+        job.finished.connect(lambda result: self._show_detected(path, *result))
+        job.failed.connect(self._show_failed)
+        self._detect_job = job.start()
+
+    def _show_failed(self, exc: BaseException) -> None:
+        self._detect_job = None
+        self.format.setText(f"⚠ {exc}" if isinstance(exc, EdgeAsrError) else f"⚠ {human_message(exc)}")
+        self._set_tokenizer_visible(False)
+        self._update_submit()
+        self.detected.emit()
+
+    def _show_detected(self, path: Path, fmt: str, needs: bool) -> None:
+        self._detect_job = None
+        self._fmt = fmt
         label = model_store.FORMAT_LABELS.get(self._fmt, self._fmt)
         self.format.setText(f"{label}" + (": it has no tokenizer beside it, choose one below" if needs else
                                           ", with its tokenizer"))
@@ -114,6 +135,12 @@ class ImportForm(QGroupBox):
         if not self.name.text().strip():
             self.name.setText(model_store.suggest_name(path))
         self._update_submit()
+        self.detected.emit()
+
+    def shutdown(self) -> None:
+        if self._detect_job is not None:
+            self._detect_job.detach()
+            self._detect_job = None
 
     def _set_tokenizer_visible(self, visible: bool) -> None:
         self._needs_tokenizer = visible

@@ -273,4 +273,5 @@ class ModelManagerDialog(QDialog):
             if job is not None:
                 job.detach()
         self.job = None
+        self.import_form.shutdown()
         super().done(result)

@@ -73,10 +73,16 @@ def test_import_build_delete_rebuild_use_then_language_and_task(  # type: ignore
     bare.parent.mkdir()
     shutil.copyfile(multilingual_model, bare)
     form = dialog.import_form
-    form.set_path(str(multilingual_model))
+    with qtbot.waitSignal(form.detected, timeout=10_000):  # checked off the GUI thread
+        form.set_path(str(multilingual_model))
     assert not form.needs_tokenizer() and "OpenAI checkpoint" in form.format.text()
     form.name.clear()
-    form.set_path(str(bare))
+    with qtbot.waitSignal(form.detected, timeout=10_000):
+        form.set_path(str(isolated / "nothing-here"))
+    assert form.format.text().startswith("⚠") and "no such file" in form.format.text()
+    assert not form.submit.isEnabled()
+    with qtbot.waitSignal(form.detected, timeout=10_000):
+        form.set_path(str(bare))
     assert form.needs_tokenizer() and form.tokenizer.isVisibleTo(dialog) and not form.submit.isEnabled()
     assert form.name.text() == NAME  # suggested from the file name
     form.tokenizer.setText(str(shared("whisper-assets", "multilingual.tiktoken")))
