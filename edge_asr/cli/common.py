@@ -46,6 +46,8 @@ def add_decode_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--no-short-clip", action="store_true", help="always encode full 30-s windows (slower)")
     g.add_argument("--no-condition", action="store_true", help="do not condition on the previous window's text")
+    g.add_argument("--vad", action="store_true",
+                   help="decode only the speech Silero VAD finds (long silences skipped; needs edge-asr[live])")
 
 
 def engine_options(a: argparse.Namespace) -> EngineOptions:
@@ -68,6 +70,7 @@ def transcribe_options(a: argparse.Namespace) -> TranscribeOptions:
         temperatures=tuple(a.temperature),
         short_clip=not a.no_short_clip,
         condition_on_previous_text=not a.no_condition,
+        vad_filter=a.vad,
     )
 
 
@@ -123,6 +126,9 @@ def standalone_main(
     argv: Sequence[str] | None = None,
 ) -> int:
     """`python -m edge_asr.<shell>`: one subcommand's parser and runner without the rest of the CLI."""
+    from ..memory import tune_allocator
+
+    tune_allocator()
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     add_arguments(parser)
