@@ -119,6 +119,7 @@ def test_file_job_transcribes_jfk(window: MainWindow, jfk_path: Path, artifacts:
 
 def test_export_all_formats(window: MainWindow, jfk_path: Path, tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
     from edge_asr import formats
+    from edge_asr.cues import DEFAULT_CUES, build_cues
 
     run_file_job(qtbot, window, jfk_path)
     view = window.tabs.current_view()
@@ -130,7 +131,12 @@ def test_export_all_formats(window: MainWindow, jfk_path: Path, tmp_path: Path, 
     cues = formats.parse_srt((tmp_path / "jfk.srt").read_text(encoding="utf-8"))
     assert words(" ".join(text for _, _, text in cues)) == expected
     segments = view.segments()
-    assert [(round(a, 2), round(b, 2)) for a, b, _ in cues] == [(round(s.start, 2), round(s.end, 2)) for s in segments]
+    # Cues are the core's subtitle-sized pieces of the segments (edge_asr.cues), in order, within each segment.
+    expected_cues = build_cues(segments, DEFAULT_CUES)
+    assert [(round(a, 2), round(b, 2)) for a, b, _ in cues] == [(round(c.start, 2), round(c.end, 2))
+                                                                 for c in expected_cues]
+    assert cues[0][0] == pytest.approx(segments[0].start, abs=0.01)
+    assert cues[-1][1] == pytest.approx(segments[-1].end, abs=0.01)
     assert words(" ".join(t for _, _, t in formats.parse_srt((tmp_path / "jfk.vtt").read_text("utf-8")))) == expected
     assert (tmp_path / "jfk.vtt").read_text(encoding="utf-8").startswith("WEBVTT")
     assert words((tmp_path / "jfk.txt").read_text(encoding="utf-8")) == expected
