@@ -10,7 +10,8 @@ from .constants import DEFAULT_MODEL
 from .errors import ConfigError
 
 Task = Literal["transcribe", "translate"]
-BackendName = Literal["auto", "onnxruntime", "tflite"]
+BackendName = Literal["auto", "onnxruntime", "litert", "tflite"]  # "tflite": the old name of "litert"
+BACKENDS = ("auto", "onnxruntime", "litert", "tflite")
 
 DEFAULT_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -77,8 +78,10 @@ class EngineOptions:
     low_memory: bool = True  # disable the CPU memory arena (about -120 MB peak RSS for ~10 % time)
 
     def __post_init__(self) -> None:
-        if self.backend not in ("auto", "onnxruntime", "tflite"):
-            raise ConfigError(f"backend must be auto, onnxruntime or tflite, not {self.backend!r}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be auto, onnxruntime or litert, not {self.backend!r}")
+        if self.backend == "tflite":
+            object.__setattr__(self, "backend", "litert")
         if self.threads < 1 or self.decoder_threads < 1:
             raise ConfigError("thread counts must be at least 1")
         if not self.model:
