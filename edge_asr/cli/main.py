@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "daemon",
     "config_cmd",
     "gui",
+    "doctor",
 )
 
 

@@ -67,10 +67,9 @@ def import_interpreter() -> tuple[Any, str]:
 
 def check_device(device: str) -> None:
     if device.lower() not in DEVICES:
-        raise BackendUnavailableError(
-            f"device {device!r} is not available with LiteRT here: it runs on the CPU through its {DELEGATE} "
-            f"delegate (--device cpu or xnnpack); accelerators (CUDA, TensorRT, QNN) need --backend onnxruntime"
-        )
+        from .selection import device_unavailable
+
+        raise device_unavailable(device, f"LiteRT runs on the CPU only here, through {DELEGATE}")
 
 
 @contextlib.contextmanager
@@ -99,7 +98,9 @@ def _native_stderr_to_log() -> Iterator[None]:
 def _load(interpreter: Any, version: str, path: Path, threads: int) -> Any:
     try:
         with _native_stderr_to_log():
-            return interpreter(model_path=str(path), num_threads=threads)
+            it = interpreter(model_path=str(path), num_threads=threads)
+            it.allocate_tensors()  # applies the XNNPACK delegate now (it logs), not at the first call
+            return it
     except (ValueError, RuntimeError) as exc:
         if version.startswith("tflite-runtime"):
             raise BackendUnavailableError(

@@ -39,11 +39,14 @@ ORT_DEVICES = {
 CPU_DEVICES = ("auto", "cpu")
 LITERT_DEVICES = ("xnnpack",)
 ARM_MACHINES = ("aarch64", "arm64", "armv7l", "armv8l")
-MEASUREMENT_FILE = "backend-benchmark.json"
-INSTALL_HINTS = (
-    "CUDA/TensorRT: pip install onnxruntime-gpu (Jetson: NVIDIA's onnxruntime-gpu wheel for your JetPack); "
-    "QNN: pip install onnxruntime-qnn; LiteRT (XNNPACK): pip install ai-edge-litert"
-)
+MEASUREMENT_FILE = ".backend-benchmark.json"  # in the model cache root
+DEVICE_HINTS = {
+    "CUDAExecutionProvider": "pip install onnxruntime-gpu (Jetson: NVIDIA's onnxruntime-gpu wheel for its JetPack)",
+    "TensorrtExecutionProvider": "pip install onnxruntime-gpu with TensorRT (Jetson: JetPack's TensorRT and "
+    "NVIDIA's onnxruntime-gpu wheel)",
+    "QNNExecutionProvider": "pip install onnxruntime-qnn (Snapdragon/Qualcomm boards)",
+    "XnnpackExecutionProvider": "LiteRT runs XNNPACK: pip install ai-edge-litert, then --backend litert",
+}
 
 
 @dataclass(frozen=True)
@@ -92,23 +95,26 @@ def is_arm(machine: str | None = None) -> bool:
 
 def available_summary() -> str:
     providers = ort_providers()
-    ort = f"onnxruntime providers: {', '.join(providers)}" if providers is not None else "onnxruntime: not installed"
+    ort = f"onnxruntime with {', '.join(providers)}" if providers is not None else "onnxruntime not installed"
     lit = litert_version()
-    return f"{ort}; LiteRT: {'XNNPACK (cpu, xnnpack) via ' + lit if lit else 'not installed'}"
+    return f"{ort}; {lit + ' with XNNPACK (--device cpu/xnnpack)' if lit else 'LiteRT not installed'}"
 
 
 def device_unavailable(device: str, detail: str = "") -> BackendUnavailableError:
+    """The error for a device nothing installed here provides: the device itself, what there is, how to add it."""
+    provider = ORT_DEVICES.get(device.lower(), device)
+    hint = DEVICE_HINTS.get(provider, "`edge-asr doctor` lists what this machine has")
     detail = f" ({detail})" if detail else ""
     return BackendUnavailableError(
-        f"device {device!r} is not available here{detail}. Available: {available_summary()}. {INSTALL_HINTS}"
+        f"device {device!r} is not available here{detail}. Installed: {available_summary()}. To add it: {hint}"
     )
 
 
 def measurement_path(cache_dir: str | None = None) -> Path:
-    """Beside the model cache (so a test session's cache has its own)."""
+    """In the model cache (so a test session's cache has its own)."""
     from ..export.build import cache_root
 
-    return cache_root(cache_dir).parent / MEASUREMENT_FILE
+    return cache_root(cache_dir) / MEASUREMENT_FILE
 
 
 def measurement_key(threads: int) -> str:
@@ -161,7 +167,7 @@ def choose_backend(opts: EngineOptions) -> Choice:
     if device not in CPU_DEVICES:
         wanted = ORT_DEVICES.get(device, device)
         if providers is None or not any(p.lower() == wanted.lower() for p in providers):
-            raise device_unavailable(device, f"{wanted} is not among the installed runtimes' providers")
+            raise device_unavailable(device, f"no installed runtime has {wanted}")
         return Choice("onnxruntime", f"--device {device}: onnxruntime's {wanted}")
     if providers is None and not litert:
         raise BackendUnavailableError(

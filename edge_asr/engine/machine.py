@@ -1,0 +1,127 @@
+"""What this machine is, for `edge-asr doctor` and backend selection: CPU model, cores, SIMD features that the
+int8 kernels use, memory and where a temperature can be read."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+GIB = 1024**3
+# /proc/cpuinfo flags that decide which int8/float kernels run, in the words the vendors use.
+X86_FLAGS = {
+    "sse4_2": "SSE4.2",
+    "avx": "AVX",
+    "avx2": "AVX2",
+    "fma": "FMA",
+    "avx512f": "AVX-512F",
+    "avx512bw": "AVX-512BW",
+    "avx512_vnni": "AVX-512 VNNI",
+    "avx_vnni": "AVX-VNNI",
+    "amx_int8": "AMX-INT8",
+}
+ARM_FLAGS = {
+    "asimd": "NEON",
+    "asimddp": "dot product (SDOT)",
+    "i8mm": "I8MM",
+    "fphp": "FP16",
+    "asimdhp": "FP16 SIMD",
+    "sve": "SVE",
+    "sve2": "SVE2",
+    "sme": "SME",
+}
+THERMAL_ROOT = Path("/sys/class/thermal")
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    machine: str  # x86_64, aarch64...
+    cpu: str
+    cores: int  # usable by this process
+    simd: tuple[str, ...]
+    memory_total: float  # bytes
+    memory_available: float
+    temperature: str  # "cpu_thermal: 48.2 °C" or why there is none
+    system: str
+
+
+def _cpuinfo() -> tuple[str, set[str]]:
+    model, flags = "", set[str]()
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return platform.processor() or "unknown", flags
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "hardware", "cpu model", "model") and not model and not value.strip().isdigit():
+            model = value.strip()
+        elif key in ("flags", "features"):
+            flags |= set(value.split())
+    if not model:
+        model = _device_tree_model() or platform.processor() or "unknown"
+    return model, flags
+
+
+def _device_tree_model() -> str:
+    # Arm boards name themselves here ("Raspberry Pi 5 Model B Rev 1.0", "NVIDIA Jetson Orin Nano ...").
+    try:
+        return Path("/proc/device-tree/model").read_text(errors="replace").strip("\x00\n ")
+    except OSError:
+        return ""
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def temperature_source() -> str:
+    """The sensor a temperature would be read from, with its reading, or why there is none."""
+    read = getattr(psutil, "sensors_temperatures", None)
+    try:
+        sensors = read() if read else {}
+    except (OSError, RuntimeError):
+        sensors = {}
+    for name, readings in sorted(sensors.items()):
+        values = [t.current for t in readings if t.current]
+        if values:
+            return f"{name} (psutil): {max(values):.1f} °C"
+    try:
+        zones = sorted(THERMAL_ROOT.glob("thermal_zone*/temp"))
+    except OSError:
+        zones = []
+    for zone in zones:
+        try:
+            milli = int(zone.read_text().strip())
+            kind = (zone.parent / "type").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        return f"{zone} ({kind}): {milli / 1000:.1f} °C"
+    if not THERMAL_ROOT.exists():
+        return "none: no /sys/class/thermal (a container or chroot without /sys?)"
+    return "none: no thermal zone or hwmon sensor reports a temperature"
+
+
+def machine_info() -> MachineInfo:
+    model, flags = _cpuinfo()
+    table = ARM_FLAGS if platform.machine().lower() in ("aarch64", "arm64", "armv7l", "armv8l") else X86_FLAGS
+    simd = tuple(label for flag, label in table.items() if flag in flags)
+    vm = psutil.virtual_memory()
+    board = _device_tree_model()
+    cpu = f"{model} ({board})" if board and board not in model else model
+    return MachineInfo(
+        platform.machine(),
+        cpu,
+        usable_cores(),
+        simd,
+        float(vm.total),
+        float(vm.available),
+        temperature_source(),
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
+    )
