@@ -30,6 +30,12 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
         help="auto, cpu, or an accelerator: cuda, tensorrt, qnn (onnxruntime providers), xnnpack (LiteRT) "
         "(default: auto; `edge-asr doctor` lists what this machine has)",
     )
+    g.add_argument(
+        "--quant",
+        default="dynamic",
+        choices=["dynamic", "static"],
+        help="INT8 build: dynamic (default) or static, the calibrated QDQ ONNX build for NPUs (QNN HTP)",
+    )
     g.add_argument("--threads", type=int, default=None, help="encoder threads (default: up to 4, one per core)")
     g.add_argument("--decoder-threads", type=int, default=None, help="decoder-step threads (default: as --threads)")
     g.add_argument("--cache-dir", default=None, help="where built INT8 models are kept (default: the per-user cache)")
@@ -56,6 +62,8 @@ def add_decode_args(p: argparse.ArgumentParser) -> None:
 
 def engine_options(a: argparse.Namespace) -> EngineOptions:
     kw = {"model": a.model, "backend": a.backend, "device": a.device, "cache_dir": a.cache_dir}
+    if getattr(a, "quant", "dynamic") != "dynamic":
+        kw["quantization"] = a.quant
     if a.threads is not None:
         kw["threads"] = a.threads
     if a.decoder_threads is not None or a.threads is not None:

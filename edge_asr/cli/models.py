@@ -31,6 +31,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default="onnxruntime",
         help="which graphs: ONNX (onnxruntime), LiteRT/TFLite (litert) or both (default: onnxruntime)",
     )
+    b.add_argument(
+        "--quant",
+        choices=["dynamic", "static"],
+        default="dynamic",
+        help="static: also the calibrated QDQ ONNX build (for NPUs), calibrated on --calibration audio",
+    )
+    b.add_argument(
+        "--calibration", nargs="+", type=Path, default=None,
+        help="audio files or a manifest.tsv to calibrate the static build on (default: the bundled demo clip)",
+    )
     b.set_defaults(func=run_build)
     i = msub.add_parser("import", help="import a checkpoint (CTranslate2 folder, OpenAI .pt, transformers folder)")
     i.add_argument("path", type=Path)
@@ -81,7 +91,24 @@ def run_build(args: argparse.Namespace) -> int:
 
         progress = build_progress(sys.stderr.isatty())
         _report(ensure_litert_model(args.name, args.cache_dir, progress, force=args.force), "LiteRT INT8")
+    if args.quant == "static":
+        from ..export.quantize_static import ensure_static_model
+
+        clips = _calibration_clips(args.calibration)
+        built = ensure_static_model(args.name, args.cache_dir, clips, build_progress(sys.stderr.isatty()), args.force)
+        _report(built, f"static QDQ INT8 (calibrated on {len(built.manifest['calibration'])} clips)")
     return 0
+
+
+def _calibration_clips(items: list[Path] | None) -> list[Path] | None:
+    if not items:
+        return None
+    from ..evaluate import read_manifest
+
+    clips: list[Path] = []
+    for p in items:
+        clips += [c.path for c in read_manifest(p)] if p.suffix == ".tsv" else [p]
+    return clips
 
 
 def run_import(args: argparse.Namespace) -> int:

@@ -89,8 +89,14 @@ def _load_runtime(
     from ..export.build import ensure_model
     from .ort_backend import OrtRuntime
 
-    built = ensure_model(opts.model, opts.cache_dir, progress)
+    if opts.quantization == "static":
+        from ..export.quantize_static import ensure_static_model
+        from ..export.quantize_static import model_files as static_files
+
+        built = ensure_static_model(opts.model, opts.cache_dir, progress=progress)
+        encoder, decoder = static_files(built)
+    else:
+        built = ensure_model(opts.model, opts.cache_dir, progress)
+        encoder, decoder = built.encoder, built.decoder
     d = built.dims
-    return built, OrtRuntime(
-        built.encoder, built.decoder, opts, d.n_text_layer, d.n_text_head, d.n_text_state // d.n_text_head
-    )
+    return built, OrtRuntime(encoder, decoder, opts, d.n_text_layer, d.n_text_head, d.n_text_state // d.n_text_head)

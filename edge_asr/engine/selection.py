@@ -158,6 +158,8 @@ def choose_backend(opts: EngineOptions) -> Choice:
     device = opts.device.lower()
     if opts.backend == "onnxruntime":
         return Choice("onnxruntime", "--backend onnxruntime")
+    if opts.quantization == "static":
+        return Choice("onnxruntime", "--quant static: the QDQ build runs on onnxruntime")
     if opts.backend == "litert":
         return Choice("litert", "--backend litert")
     providers = ort_providers()
