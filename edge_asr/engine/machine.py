@@ -34,6 +34,10 @@ ARM_FLAGS = {
     "sme": "SME",
 }
 THERMAL_ROOT = Path("/sys/class/thermal")
+# Linux aarch64 hardware capabilities (asm/hwcap.h): what the kernel (or qemu-user) says this CPU executes.
+AT_HWCAP, AT_HWCAP2 = 16, 26
+ARM_HWCAP = {"asimd": 1 << 1, "fphp": 1 << 9, "asimdhp": 1 << 10, "asimddp": 1 << 20, "sve": 1 << 22}
+ARM_HWCAP2 = {"sve2": 1 << 1, "i8mm": 1 << 13, "sme": 1 << 23}
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,20 @@ def _cpuinfo() -> tuple[str, set[str]]:
     if not model:
         model = _device_tree_model() or platform.processor() or "unknown"
     return model, flags
+
+
+def _arm_hwcaps() -> set[str]:
+    """Feature names from getauxval(); /proc/cpuinfo under qemu-user is the host's, the auxiliary vector is not."""
+    try:
+        import ctypes
+
+        getauxval = ctypes.CDLL(None).getauxval
+        getauxval.restype = ctypes.c_ulong
+        getauxval.argtypes = [ctypes.c_ulong]
+        hw, hw2 = getauxval(AT_HWCAP), getauxval(AT_HWCAP2)
+    except (OSError, AttributeError):
+        return set()
+    return {n for n, bit in ARM_HWCAP.items() if hw & bit} | {n for n, bit in ARM_HWCAP2.items() if hw2 & bit}
 
 
 def _device_tree_model() -> str:
@@ -110,7 +128,10 @@ def temperature_source() -> str:
 
 def machine_info() -> MachineInfo:
     model, flags = _cpuinfo()
-    table = ARM_FLAGS if platform.machine().lower() in ("aarch64", "arm64", "armv7l", "armv8l") else X86_FLAGS
+    arm = platform.machine().lower() in ("aarch64", "arm64", "armv7l", "armv8l")
+    if arm:
+        flags |= _arm_hwcaps()
+    table = ARM_FLAGS if arm else X86_FLAGS
     simd = tuple(label for flag, label in table.items() if flag in flags)
     vm = psutil.virtual_memory()
     board = _device_tree_model()
