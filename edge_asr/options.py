@@ -80,7 +80,7 @@ class EngineOptions:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise ConfigError(f"backend must be auto, onnxruntime or litert, not {self.backend!r}")
+            raise ConfigError(f"backend must be auto, onnxruntime or tflite/litert (LiteRT), not {self.backend!r}")
         if self.backend == "tflite":
             object.__setattr__(self, "backend", "litert")
         if self.quantization not in ("dynamic", "static"):
