@@ -114,7 +114,7 @@ def run_backend_comparison(
     have_refs = all(c.reference for c in clips)
     out("")
     out(
-        f"{'backend':12s} {'load s':>7s} {'wall s':>7s} {'x RT':>6s} {'WER %':>6s} {'enc ms/win':>10s} "
+        f"{'backend':12s} {'load s':>7s} {'wall s':>7s} {'cpu s':>7s} {'x RT':>6s} {'WER %':>6s} {'enc ms/win':>10s} "
         f"{'dec ms/win':>10s} {'ms/step':>8s}  model files (MiB)"
     )
     for _, runs, _ in systems:
@@ -122,7 +122,7 @@ def run_backend_comparison(
         wer_text = f"{100 * wer([c.reference for c in clips], runs.texts):6.2f}" if have_refs else "   n/a"
         sizes = ", ".join(f"{k} {v / MIB:.1f}" for k, v in runs.model_bytes.items())
         out(
-            f"{runs.backend:12s} {runs.load_s:7.2f} {w:7.2f} {audio_s / w:6.1f} {wer_text} "
+            f"{runs.backend:12s} {runs.load_s:7.2f} {w:7.2f} {_med(runs.cpu):7.2f} {audio_s / w:6.1f} {wer_text} "
             f"{_med(runs.encoder_ms_per_window):10.1f} {_med(runs.decoder_ms_per_window):10.1f} "
             f"{_med(runs.ms_per_step):8.2f}  {sizes} (total {sum(runs.model_bytes.values()) / MIB:.1f})"
         )
