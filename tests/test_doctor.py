@@ -37,6 +37,22 @@ def test_machine_facts_match_the_system() -> None:
     assert info.temperature  # a reading or the reason there is none
 
 
+PI5_CPUINFO = "".join(
+    f"processor\t: {n}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp "
+    f"asimdhp cpuid asimdrdm lrcpc dcpop asimddp\nCPU implementer\t: 0x41\nCPU architecture: 8\n"
+    f"CPU variant\t: 0x4\nCPU part\t: 0xd0b\nCPU revision\t: 1\n\n"
+    for n in range(4)
+)
+
+
+def test_an_arm_cpuinfo_names_its_cores_and_features() -> None:
+    from edge_asr.engine.machine import ARM_FLAGS, _cpuinfo
+
+    model, flags = _cpuinfo(PI5_CPUINFO)
+    assert model == "4x Cortex-A76"
+    assert [label for flag, label in ARM_FLAGS.items() if flag in flags][:2] == ["NEON", "dot product (SDOT)"]
+
+
 def test_doctor_without_benchmark_prints_machine_runtimes_and_auto(transcriber) -> None:
     proc = _doctor("--no-bench")
     assert proc.returncode == 0, proc.stderr

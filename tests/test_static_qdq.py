@@ -17,9 +17,9 @@ def test_static_qdq_build_is_calibrated_and_transcribes(jfk_path) -> None:
     built = ensure_static_model("tiny.en", calibration=[jfk_path])
     assert built.manifest["quantization"]["method"] == "static QDQ"
     assert built.manifest["calibration"] == [str(jfk_path)] and min(built.manifest["calibration_feeds"]) > 0
-    encoder, decoder = model_files(built)
-    ops = {n.op_type for n in onnx.load(str(encoder), load_external_data=False).graph.node}
-    assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # fixed, calibrated activation scales
+    for path in model_files(built):
+        ops = {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
+        assert {"QuantizeLinear", "DequantizeLinear"} <= ops, path  # fixed, calibrated activation scales
     tr = load_transcriber(EngineOptions(quantization="static", threads=2))
     assert tr.runtime.backend == "onnxruntime"
     text = "".join(s.text for s in tr.transcribe(jfk_path)[0])

@@ -33,6 +33,14 @@ ARM_FLAGS = {
     "sve2": "SVE2",
     "sme": "SME",
 }
+# "CPU part" numbers of Arm Ltd. cores (implementer 0x41), for boards whose /proc/cpuinfo names no model.
+ARM_PARTS = {
+    0xD03: "Cortex-A53", 0xD04: "Cortex-A35", 0xD05: "Cortex-A55", 0xD07: "Cortex-A57", 0xD08: "Cortex-A72",
+    0xD09: "Cortex-A73", 0xD0A: "Cortex-A75", 0xD0B: "Cortex-A76", 0xD0C: "Neoverse-N1", 0xD0D: "Cortex-A77",
+    0xD40: "Neoverse-V1", 0xD41: "Cortex-A78", 0xD42: "Cortex-A78AE", 0xD44: "Cortex-X1", 0xD46: "Cortex-A510",
+    0xD47: "Cortex-A710", 0xD49: "Neoverse-N2", 0xD4B: "Cortex-A78C", 0xD4D: "Cortex-A715",
+}
+ARM_IMPLEMENTER = 0x41
 THERMAL_ROOT = Path("/sys/class/thermal")
 # Linux aarch64 hardware capabilities (asm/hwcap.h): what the kernel (or qemu-user) says this CPU executes.
 AT_HWCAP, AT_HWCAP2 = 16, 26
@@ -52,12 +60,15 @@ class MachineInfo:
     system: str
 
 
-def _cpuinfo() -> tuple[str, set[str]]:
-    model, flags = "", set[str]()
-    try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return platform.processor() or "unknown", flags
+def _cpuinfo(text: str | None = None) -> tuple[str, set[str]]:
+    """(CPU model, feature flags) from /proc/cpuinfo (or the given text)."""
+    model, flags, parts = "", set[str](), []
+    if text is None:
+        try:
+            text = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return platform.processor() or "unknown", flags
+    implementer = 0
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip().lower()
@@ -65,6 +76,12 @@ def _cpuinfo() -> tuple[str, set[str]]:
             model = value.strip()
         elif key in ("flags", "features"):
             flags |= set(value.split())
+        elif key == "cpu implementer":
+            implementer = int(value, 0)
+        elif key == "cpu part" and implementer == ARM_IMPLEMENTER:
+            parts.append(ARM_PARTS.get(int(value, 0), f"Arm part {value.strip()}"))
+    if not model and parts:
+        model = " + ".join(f"{parts.count(p)}x {p}" for p in dict.fromkeys(parts))
     if not model:
         model = _device_tree_model() or platform.processor() or "unknown"
     return model, flags
