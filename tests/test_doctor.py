@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -75,7 +76,7 @@ def test_doctor_benchmarks_both_runtimes_and_auto_follows(tmp_path: Path, transc
         assert "ask not what your country can do for you" in b["text"]
     assert benches["litert"]["providers"] == ["XNNPACK"]
     assert Path(report["saved"]).is_file()
-    faster = min(benches, key=lambda k: sorted(benches[k]["demo_s"])[len(benches[k]["demo_s"]) // 2])
+    faster = min(benches, key=lambda k: statistics.median(benches[k]["demo_s"]))
     assert report["auto_after"]["backend"] == faster and "measured" in report["auto_after"]["reason"]
 
 
