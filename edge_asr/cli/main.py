@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "daemon",
     "config_cmd",
     "gui",
+    "doctor",
 )
 
 
