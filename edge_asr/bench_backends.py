@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import decode_audio
-from .bench import MIB, TimedRuntime, _med, _run_process
+from .bench import MIB, TimedRuntime, _med, run_process
 from .constants import SAMPLE_RATE
 from .engine.runtime import KV, StepOutput
 from .evaluate import Clip, normalize, wer
@@ -165,7 +165,7 @@ def _whole_processes(
                     str(engine.decoder_threads),
                     *cache,
                 ]
-                w, m, _ = _run_process(cmd)
+                w, m, _ = run_process(cmd)
                 walls[b].append(w)
                 rss[b] = max(rss[b], m)
     out("")
