@@ -13,6 +13,7 @@ did batch well (about 1.7x per item at batch 4), but that needs a cross-request 
 
 from __future__ import annotations
 
+import concurrent.futures
 import enum
 import heapq
 import itertools
@@ -151,7 +152,7 @@ class Scheduler:
         job = self.submit(audio, options, priority)
         try:
             return job.future.result(timeout)
-        except TimeoutError:
+        except concurrent.futures.TimeoutError:  # not the builtin TimeoutError on Python 3.10
             job.cancel()
             raise
 
@@ -182,6 +183,11 @@ class Scheduler:
         with self._cond:
             self._accepting = False
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no upload or stream job is queued or running; True when that happened within ``timeout`` s."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._admitted, max(timeout, 0.0))
+
     def close(self, timeout: float) -> bool:
         """Finish what is queued, then stop the worker; True when it stopped within ``timeout`` s."""
         with self._cond:
@@ -189,10 +195,7 @@ class Scheduler:
             self._closing = True
             self._cond.notify_all()
         self._thread.join(timeout)
-        stopped = not self._thread.is_alive()
-        if not stopped:
-            log.warning("scheduler: %d jobs still running after %.1f s", len(self._heap), timeout)
-        return stopped
+        return not self._thread.is_alive()
 
     # ---- worker -------------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -251,6 +254,7 @@ class Scheduler:
             if result is not None and job.duration > 0:
                 rtf = result.busy / job.duration
                 self._rtf = (1 - RTF_SMOOTHING) * self._rtf + RTF_SMOOTHING * rtf
+            self._cond.notify_all()  # wait_idle()
         job.gen = None
         if not job.future.done():
             if error is not None:
