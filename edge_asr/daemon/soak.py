@@ -105,8 +105,10 @@ class Stats:
             self.latency.setdefault(key, []).append(seconds)
 
     def error(self, what: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {what}"
+        print(f"soak error: {line}", flush=True)  # as it happens, not only in the final report
         with self.lock:
-            self.errors.append(f"{time.strftime('%H:%M:%S')} {what}")
+            self.errors.append(line)
 
 
 class Soak:
