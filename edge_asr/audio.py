@@ -33,7 +33,7 @@ def to_mono(x: np.ndarray) -> np.ndarray:
     if x.ndim == 1:
         return x.astype(np.float32, copy=False)
     if x.ndim != 2:
-        raise ValueError(f"audio must be 1-D or (frames, channels), not shape {x.shape}")
+        raise AudioError(f"audio must be 1-D or (frames, channels), not shape {x.shape}")
     if x.shape[1] == 1:
         return x[:, 0].astype(np.float32, copy=False)
     return x.mean(axis=1, dtype=np.float32)
@@ -42,7 +42,7 @@ def to_mono(x: np.ndarray) -> np.ndarray:
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Band-limited resampling of float32 mono (or (frames, channels)) audio from ``from_rate`` to ``to_rate`` Hz."""
     if from_rate <= 0 or to_rate <= 0:
-        raise ValueError(f"sample rates must be positive, not {from_rate} Hz -> {to_rate} Hz")
+        raise AudioError(f"sample rates must be positive, not {from_rate} Hz -> {to_rate} Hz")
     samples = np.asarray(samples, dtype=np.float32)
     if from_rate == to_rate or samples.shape[0] == 0:
         return samples
@@ -58,7 +58,7 @@ class StreamResampler:
 
     def __init__(self, from_rate: int, to_rate: int) -> None:
         if from_rate <= 0 or to_rate <= 0:
-            raise ValueError(f"sample rates must be positive, not {from_rate} Hz -> {to_rate} Hz")
+            raise AudioError(f"sample rates must be positive, not {from_rate} Hz -> {to_rate} Hz")
         self.from_rate = from_rate
         self.to_rate = to_rate
         self._stream: soxr.ResampleStream | None = None

@@ -34,3 +34,19 @@ class ConfigError(EdgeAsrError):
 
 class DeviceError(EdgeAsrError):
     """An audio input device that cannot be opened or has failed."""
+
+
+class MissingExtraError(EdgeAsrError, ModuleNotFoundError):
+    """An optional feature whose packages are not installed; ``extra`` names the pip extra that brings them.
+
+    Also a ModuleNotFoundError, so code that degrades gracefully on a missing import keeps working."""
+
+    def __init__(self, message: str, extra: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.msg = message
+        self.name = name
+        self.extra = extra
+
+
+class OutputError(EdgeAsrError):
+    """An output (transcript, directory) that cannot be written where the user asked."""

@@ -1,5 +1,5 @@
 """`edge-asr bench FILES|MANIFEST`: speed and memory figures, optionally against faster-whisper.
-`edge-asr bench live|daemon|gui ...` runs the benchmark of that front end."""
+`edge-asr bench live|daemon|soak|gui ...` runs the benchmark of that front end."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .common import add_engine_args, engine_options
 FRONT_END_BENCHES = {
     "live": ("edge_asr.live.bench", "main"),
     "daemon": ("edge_asr.daemon.bench", "main"),
+    "soak": ("edge_asr.daemon.soak", "main"),
     "gui": ("edge_asr.gui.bench", "main"),
 }
 
@@ -21,12 +22,12 @@ FRONT_END_BENCHES = {
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "bench",
-        help="speed/memory figures on audio files (or: bench live|daemon|gui)",
+        help="speed/memory figures on audio files (or: bench live|daemon|soak|gui)",
         description="Print audio seconds, wall and CPU seconds, real-time factor, encoder/decoder split, load time, "
         "peak RSS and cold start; with --vs faster-whisper, the same for faster-whisper int8 on the same clips, "
-        "interleaved, and the ratio. `edge-asr bench live|daemon|gui --help` for the front-end benchmarks.",
+        "interleaved, and the ratio. `edge-asr bench live|daemon|soak|gui --help` for the front-end benchmarks.",
     )
-    p.add_argument("inputs", nargs="+", help="audio files, or a manifest.tsv (adds WER); or live|daemon|gui ...")
+    p.add_argument("inputs", nargs="+", help="audio files, or a manifest.tsv (adds WER); or live|daemon|soak|gui ...")
     p.add_argument("--vs", choices=["faster-whisper"], default=None, help="also run this peer, interleaved")
     p.add_argument(
         "--backends",

@@ -57,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run_list(args: argparse.Namespace) -> int:
     from ..engine import list_models
+    from ..export.build import cache_root, cache_size
 
     for m in list_models(args.cache_dir):
         state = "built" if m.built else "installed" if m.installed else "not installed"
@@ -64,6 +65,7 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"{m.name:10s} {state:13s} {langs:12s} {m.description}")
         if not m.installed and m.install_hint:
             print(f"{'':10s} -> {m.install_hint}")
+    print(f"cache: {cache_root(args.cache_dir)} ({cache_size(args.cache_dir) / MIB:.1f} MiB)")
     return 0
 
 

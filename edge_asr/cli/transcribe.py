@@ -38,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("-f", "--format", default="txt", help="txt, srt, vtt, json, a comma list, or all (default: txt)")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="where to write transcripts (default: .)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no text on stdout")
+    p.add_argument("--overwrite", action="store_true", help="replace existing transcripts of the same name "
+                   "(default: pick a free name_2, name_3, ...)")
     cues = p.add_argument_group(
         "subtitles (srt, vtt)",
         "Long segments are split between words into cues within these limits; word timestamps are turned on for "
@@ -59,21 +61,6 @@ def _formats(spec: str) -> list[str]:
     return fmts
 
 
-def _output_stems(files: list[Path]) -> list[str]:
-    """<stem> per input, made unique when two inputs share a stem (talk.wav and talk.mp3)."""
-    seen: dict[str, int] = {}
-    out = []
-    for f in files:
-        stem = f.stem
-        n = seen.get(stem, 0)
-        seen[stem] = n + 1
-        if n:
-            log.warning("%s shares its name with an earlier input; writing it as %s_%d", f, stem, n + 1)
-            stem = f"{stem}_{n + 1}"
-        out.append(stem)
-    return out
-
-
 def cue_options(args: argparse.Namespace) -> CueOptions:
     return CueOptions(args.max_line_width or None, args.max_line_count or None, args.max_cue_seconds or None)
 
@@ -81,6 +68,7 @@ def cue_options(args: argparse.Namespace) -> CueOptions:
 def run(args: argparse.Namespace) -> int:
     from ..engine import load_transcriber
     from ..formats import write_transcript
+    from .outputs import output_stems, prepare_output_dir
 
     files: list[Path] = list(args.files) + ([demo_clip()] if args.demo else [])
     if not files:
@@ -92,10 +80,11 @@ def run(args: argparse.Namespace) -> int:
     if cues.active and {"srt", "vtt"} & set(fmts):
         opts = opts.with_(word_timestamps=True)
     show = not args.quiet
+    prepare_output_dir(args.output_dir)
+    stems = output_stems(files, args.output_dir, fmts, args.overwrite)
     transcriber = load_transcriber(engine_options(args), progress=build_progress(show and sys.stderr.isatty()))
-    args.output_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
-    for path, stem in zip(files, _output_stems(files), strict=False):
+    for path, stem in zip(files, stems, strict=False):
         try:
             segments_iter, info = transcriber.transcribe(path, opts)
             segments: list[Segment] = []

@@ -7,35 +7,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from .. import __version__
 from ..constants import SAMPLE_RATE
 from ..errors import AudioError, EdgeAsrError
 from .config import DaemonConfig
-from .errors import ApiError, BodyTooLarge, error_body, error_response, install_handlers
+from .errors import ApiError, install_handlers
+from .gate import Gate
 from .live import ALL_TYPES, DEFAULT_TYPES, EventHub, LiveManager
 from .metrics import CONTENT_TYPE, Metrics
 from .openai_api import register as register_openai
 from .scheduler import Overloaded, Scheduler
 from .stream import PcmDecoder, StreamFormat, StreamSession
+from .waits import close_quietly, receive_within, ws_gone
 
 log = logging.getLogger(__name__)
 
 DECODE_SLOTS = 2  # uploads decoded at once (each may hold up to max_audio_seconds of float32 samples)
 SSE_KEEPALIVE = 15.0  # s between SSE comments so proxies keep an idle stream open
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 WS_POLICY_VIOLATION = 1008
 WS_TRY_AGAIN_LATER = 1013
 WS_UNSUPPORTED_DATA = 1003
@@ -60,101 +58,7 @@ class DaemonState:
     shutting_down: bool = False
     streams: int = 0
     decode_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DECODE_SLOTS))
-
-
-def _bearer(scope: Scope) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" else None
-    if scope["type"] == "websocket" or scope.get("path") == "/v1/live":
-        # Browsers cannot set headers on WebSocket/EventSource requests: the token may come as a query parameter.
-        from urllib.parse import parse_qs
-
-        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("access_token")
-        return values[0] if values else None
-    return None
-
-
-class Gate:
-    """Outermost ASGI layer: per-route request metrics, bearer-token auth and the request-body size limit."""
-
-    def __init__(self, app: ASGIApp, routes_app: FastAPI, daemon: DaemonState) -> None:
-        self.app, self.routes_app, self.daemon = app, routes_app, daemon
-
-    def _route(self, scope: Scope) -> str:
-        for route in self.routes_app.routes:
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                return str(getattr(route, "path", "other"))
-        return "other"  # unknown paths share one label so scanners cannot blow up the series count
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        route, method = self._route(scope), scope.get("method", "WS")
-        status = {"code": 0}
-        started = time.perf_counter()
-        m = self.daemon.metrics
-
-        async def send_wrapper(message: Message) -> None:
-            t = message["type"]
-            if t == "http.response.start":
-                status["code"] = message["status"]
-            elif t == "websocket.accept":
-                status["code"] = 101
-            elif t == "websocket.close" and not status["code"]:
-                status["code"] = 403
-            await send(message)
-
-        try:
-            token = self.daemon.token
-            if token and scope["path"] not in PUBLIC_PATHS:
-                given = _bearer(scope)
-                if given is None or not hmac.compare_digest(given.encode(), token.encode()):
-                    await self._deny(scope, receive, send_wrapper)
-                    return
-            if scope["type"] == "http":
-                limit = self.daemon.config.server.max_upload_bytes
-                length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-                if length is not None and length.isdigit() and int(length) > limit:
-                    await error_response(BodyTooLarge(limit))(scope, receive, send_wrapper)
-                    return
-                receive = self._limited(receive, limit)
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            code = status["code"] or 500
-            m.requests.labels(route, method, str(code)).inc()
-            if code >= 400:
-                m.errors.labels(route, str(code)).inc()
-            if scope["type"] == "http":
-                m.latency.labels(route).observe(time.perf_counter() - started)
-
-    @staticmethod
-    def _limited(receive: Receive, limit: int) -> Receive:
-        seen = {"bytes": 0}
-
-        async def wrapped() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                seen["bytes"] += len(message.get("body", b""))
-                if seen["bytes"] > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        return wrapped
-
-    @staticmethod
-    async def _deny(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            await receive()  # websocket.connect
-            await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": "missing or wrong token"})
-            return
-        response = JSONResponse(error_body("missing or wrong bearer token (Authorization: Bearer <token>)",
-                                           "authentication_error"), status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
-        await response(scope, receive, send)
+    grace_over: asyncio.Event = field(default_factory=asyncio.Event)  # set on SIGTERM once the grace period ends
 
 
 def _types(param: str | None) -> frozenset[str]:
@@ -217,13 +121,20 @@ def create_app(daemon: DaemonState) -> ASGIApp:
         if sub is None:
             raise ApiError(429, f"too many live clients (limit {hub.max_clients})", retry_after=BUSY_RETRY_AFTER)
 
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + daemon.config.live.max_session_seconds
+
         async def events() -> AsyncIterator[str]:
             try:
                 yield "retry: 2000\n\n"
                 while True:
+                    left = deadline - loop.time()
+                    if left <= 0:  # EventSource reconnects by itself after the retry delay
+                        daemon.metrics.ws_closed.labels("/v1/live", "session_limit").inc()
+                        return
                     try:
-                        item = await asyncio.wait_for(sub.queue.get(), SSE_KEEPALIVE)
-                    except TimeoutError:
+                        item = await asyncio.wait_for(sub.queue.get(), min(SSE_KEEPALIVE, left))
+                    except asyncio.TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
                     if item is None:
@@ -248,24 +159,45 @@ def create_app(daemon: DaemonState) -> ASGIApp:
             await ws.close(WS_TRY_AGAIN_LATER, "live events unavailable or too many clients")
             return
         assert hub is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + daemon.config.live.max_session_seconds
+        reader = asyncio.create_task(_drain(ws))
         try:
             await ws.send_json({"type": "hello", "mic": daemon.live.status() if daemon.live else None})
-            reader = asyncio.create_task(_drain(ws))
             while True:
                 getter = asyncio.create_task(sub.queue.get())
-                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({getter, reader}, timeout=max(deadline - loop.time(), 0.0),
+                                             return_when=asyncio.FIRST_COMPLETED)
                 if reader in done:
                     getter.cancel()
+                    if reader.exception() is not None and not ws_gone(ws):
+                        raise reader.exception()  # type: ignore[misc]
+                    return
+                if getter not in done:
+                    getter.cancel()
+                    daemon.metrics.ws_closed.labels("/v1/live", "session_limit").inc()
+                    await close_quietly(ws, WS_NORMAL, "session time limit (live.max_session_seconds); reconnect")
                     return
                 item = getter.result()
                 if item is None:
-                    reader.cancel()
-                    await ws.close(WS_GOING_AWAY, "server shutting down")
+                    await close_quietly(ws, WS_GOING_AWAY, "server shutting down")
                     return
-                await ws.send_json(item)
-        except (WebSocketDisconnect, RuntimeError):
+                try:
+                    await asyncio.wait_for(ws.send_json(item), daemon.config.server.idle_timeout)
+                except asyncio.TimeoutError:  # the client reads nothing: it only holds a slot
+                    daemon.metrics.ws_closed.labels("/v1/live", "unread").inc()
+                    log.info("/v1/live: a client left events unread for %.0f s; dropped it",
+                             daemon.config.server.idle_timeout)
+                    return
+        except WebSocketDisconnect:
             return
+        except Exception:
+            if ws_gone(ws):
+                return  # the client went away while we used the socket (Starlette raises RuntimeError then)
+            log.exception("/v1/live session failed")
+            await close_quietly(ws, WS_INTERNAL_ERROR, "internal error; the server log has the details")
         finally:
+            reader.cancel()
             hub.unsubscribe(sub)
 
     @app.websocket("/v1/stream")
@@ -295,11 +227,10 @@ def create_app(daemon: DaemonState) -> ASGIApp:
 
 async def _drain(ws: WebSocket) -> None:
     """Read (and ignore) client messages until it disconnects."""
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
 
 
 async def _stream(ws: WebSocket, daemon: DaemonState, scheduler: Scheduler, encoding: str, sample_rate: int,
@@ -315,12 +246,24 @@ async def _stream(ws: WebSocket, daemon: DaemonState, scheduler: Scheduler, enco
         await ws.close(WS_UNSUPPORTED_DATA, "bad stream parameters")
         return
     session = StreamSession(scheduler, options, ws.send_json)
-    limit = daemon.config.server.max_audio_seconds
+    server = daemon.config.server
+    limit, idle = server.max_audio_seconds, server.idle_timeout
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + server.stream_max_seconds
     try:
         await ws.send_json({"type": "ready", "model": daemon.model_name, "sample_rate": sample_rate,
                             "encoding": encoding})
         while True:
-            message = await ws.receive()
+            left = deadline - loop.time()
+            message = await receive_within(ws, min(idle, left))
+            if message is None:  # an idle client would hold one of the few stream slots forever
+                reason = "session_limit" if left <= idle else "idle"
+                text = (f"stream session longer than server.stream_max_seconds ({server.stream_max_seconds:.0f} s)"
+                        if reason == "session_limit" else f"nothing received for {idle:g} s (server.idle_timeout)")
+                daemon.metrics.ws_closed.labels("/v1/stream", reason).inc()
+                log.info("stream closed: %s", text)
+                await _fail(ws, session, text, WS_POLICY_VIOLATION)
+                return
             if message["type"] == "websocket.disconnect":
                 session.cancel()
                 return
@@ -347,15 +290,23 @@ async def _stream(ws: WebSocket, daemon: DaemonState, scheduler: Scheduler, enco
         await _fail(ws, session, str(exc), WS_TRY_AGAIN_LATER, exc.retry_after)
     except EdgeAsrError as exc:
         await _fail(ws, session, str(exc), WS_UNSUPPORTED_DATA if isinstance(exc, AudioError) else WS_INTERNAL_ERROR)
-    except (WebSocketDisconnect, RuntimeError):
+    except WebSocketDisconnect:
         session.cancel()
+    except Exception:
+        session.cancel()
+        if ws_gone(ws):
+            return  # the client went away while we used the socket (Starlette raises RuntimeError then)
+        log.exception("stream session failed")
+        await _fail(ws, session, "internal error; the server log has the details", WS_INTERNAL_ERROR)
 
 
 async def _fail(ws: WebSocket, session: StreamSession, message: str, code: int, retry_after: int | None = None) -> None:
     session.cancel()
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        body: dict[str, Any] = {"type": "error", "message": message}
-        if retry_after is not None:
-            body["retry_after"] = retry_after
+    if ws_gone(ws):
+        return
+    body: dict[str, Any] = {"type": "error", "message": message}
+    if retry_after is not None:
+        body["retry_after"] = retry_after
+    with contextlib.suppress(WebSocketDisconnect):
         await ws.send_json(body)
-        await ws.close(code, message[:120])
+    await close_quietly(ws, code, message)

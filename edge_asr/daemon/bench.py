@@ -101,7 +101,7 @@ class LiveRecorder:
             while not self._stop.is_set():
                 try:
                     msg = json.loads(ws.recv(timeout=1.0))
-                except TimeoutError:
+                except TimeoutError:  # builtin TimeoutError: what websockets.sync raises on every Python
                     continue
                 if msg.get("type") == "final":
                     self.finals.append((time.monotonic(), float(msg["latency"])))

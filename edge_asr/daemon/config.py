@@ -22,6 +22,11 @@ MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # bytes
 MAX_AUDIO_SECONDS = 3600.0  # s of decoded audio per upload
 REQUEST_TIMEOUT = 900.0  # s from the end of an upload to its answer
 GRACEFUL_TIMEOUT = 20.0  # s allowed for in-flight work on SIGTERM before connections are cut
+HEADER_TIMEOUT = 10.0  # s a client may take to send a request line and its headers
+IDLE_TIMEOUT = 30.0  # s a client may stall: a body that stops arriving, a stream that sends nothing
+STREAM_SLACK = 600.0  # s a /v1/stream session may last beyond its longest audio (pauses, decoding)
+MAX_CONNECTIONS = 256  # open HTTP/WebSocket connections; beyond it new ones are closed at once
+LIVE_SESSION_SECONDS = 86_400.0  # s a /v1/live subscription lasts before the client must reconnect
 MAX_QUEUE = 16  # upload and stream jobs waiting for the model
 MAX_STREAMS = 4  # concurrent /v1/stream sessions
 MAX_LIVE_CLIENTS = 32  # concurrent /v1/live subscribers
@@ -87,13 +92,18 @@ class ServerConfig:
     max_audio_seconds: float = MAX_AUDIO_SECONDS
     request_timeout: float = REQUEST_TIMEOUT
     graceful_timeout: float = GRACEFUL_TIMEOUT
+    header_timeout: float = HEADER_TIMEOUT
+    idle_timeout: float = IDLE_TIMEOUT
+    stream_max_seconds: float = MAX_AUDIO_SECONDS + STREAM_SLACK
+    max_connections: int = MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"server.port must be 0..65535, not {self.port}")
         if not self.host:
             raise ConfigError("server.host must not be empty")
-        _positive("server", self, "max_upload_bytes", "max_audio_seconds", "request_timeout", "graceful_timeout")
+        _positive("server", self, "max_upload_bytes", "max_audio_seconds", "request_timeout", "graceful_timeout",
+                  "header_timeout", "idle_timeout", "stream_max_seconds", "max_connections")
         if self.token is not None and not self.token.strip():
             raise ConfigError("server.token must not be blank")
 
@@ -160,9 +170,11 @@ class LiveConfig:
     retry_initial: float = RETRY_INITIAL
     retry_max: float = RETRY_MAX
     max_clients: int = MAX_LIVE_CLIENTS
+    max_session_seconds: float = LIVE_SESSION_SECONDS
 
     def __post_init__(self) -> None:
-        _positive("live", self, "retry_initial", "retry_max", "max_clients", "partial_interval", "min_silence")
+        _positive("live", self, "retry_initial", "retry_max", "max_clients", "partial_interval", "min_silence",
+                  "max_session_seconds")
         if not 0 < self.vad_threshold < 1:
             raise ConfigError(f"live.vad_threshold must be between 0 and 1, not {self.vad_threshold}")
         if self.retry_max < self.retry_initial:
@@ -198,6 +210,7 @@ class WyomingConfig:
     enabled: bool = False
     host: str = DEFAULT_HOST
     port: int = WYOMING_PORT
+    allow_remote: bool = False  # Wyoming has no authentication: a non-loopback host must be asked for explicitly
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -245,3 +258,9 @@ class DaemonConfig:
                     f"{key} = {host!r} is not a loopback address: set server.token, server.token_file "
                     f"or ${TOKEN_ENV} so that clients on the network must authenticate"
                 )
+        if self.wyoming.enabled and not is_loopback(self.wyoming.host) and not self.wyoming.allow_remote:
+            raise ConfigError(
+                f"wyoming.host = {self.wyoming.host!r} is not a loopback address, and the Wyoming protocol has no "
+                "authentication: anyone who can reach the port could use the model and read transcripts. Keep it "
+                "on 127.0.0.1, or set wyoming.allow_remote = true to serve a network you trust"
+            )

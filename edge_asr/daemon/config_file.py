@@ -34,7 +34,12 @@ DOCS: dict[str, str] = {
     "server.max_upload_bytes": "largest accepted request body, bytes",
     "server.max_audio_seconds": "longest accepted upload after decoding, seconds",
     "server.request_timeout": "seconds an upload may wait and run before it is answered 504",
-    "server.graceful_timeout": "seconds in-flight requests get to finish on SIGTERM",
+    "server.graceful_timeout": "seconds in-flight requests get to finish on SIGTERM; the rest are answered 503",
+    "server.header_timeout": "seconds a client may take to send a request line and headers (slowloris bound)",
+    "server.idle_timeout": "seconds a client may stall: an upload body pausing, a /v1/stream sending nothing, "
+                           "a /v1/live WebSocket leaving an event unread",
+    "server.stream_max_seconds": "longest /v1/stream session, wall-clock seconds",
+    "server.max_connections": "open HTTP and WebSocket connections; more are closed at once",
     "model.name": "registered model name or checkpoint path",
     "model.backend": "auto | onnxruntime | tflite",
     "model.device": "cpu | auto | an execution provider (CUDA, QNN, ...)",
@@ -53,6 +58,7 @@ DOCS: dict[str, str] = {
     "live.retry_initial": "seconds before retrying a missing microphone; doubles up to retry_max",
     "live.retry_max": "ceiling of the retry backoff, seconds",
     "live.max_clients": "concurrent /v1/live subscribers",
+    "live.max_session_seconds": "a /v1/live subscription is closed after this many seconds (clients reconnect)",
     "journal.enabled": "append every live final to a JSONL journal",
     "journal.directory": "journal folder (default: $STATE_DIRECTORY/journal or ~/.local/state/edge-asr/journal)",
     "journal.max_bytes": "rotate a journal file past this size, bytes",
@@ -61,7 +67,8 @@ DOCS: dict[str, str] = {
     "scheduler.max_queue": "upload and stream jobs that may wait for the model before new ones get 429",
     "scheduler.max_streams": "concurrent /v1/stream sessions",
     "wyoming.enabled": "serve the Wyoming protocol (Home Assistant speech-to-text); needs the wyoming extra",
-    "wyoming.host": "Wyoming address; the protocol has no authentication, so keep it on a trusted network",
+    "wyoming.host": "Wyoming address; the protocol has no authentication: other than loopback needs allow_remote",
+    "wyoming.allow_remote": "allow a non-loopback wyoming.host; anyone who reaches the port can use it",
     "wyoming.port": "Wyoming TCP port",
     "grpc.enabled": "serve gRPC (proto/edge_asr.proto); needs the grpc extra; uses server.token when set",
     "grpc.host": "gRPC address; anything but loopback requires a token",
@@ -225,6 +232,18 @@ def reload_changes(old: DaemonConfig, new: DaemonConfig) -> tuple[DaemonConfig, 
         ignored.append("journal.directory")
         journal = replace(journal, directory=old.journal.directory)
     return replace(new, server=server, model=old.model, wyoming=old.wyoming, grpc=old.grpc, journal=journal), ignored
+
+
+def changed_keys(old: DaemonConfig, new: DaemonConfig) -> list[str]:
+    """``section.key: old -> new`` for every key that differs (secrets by name only), for the reload log."""
+    out = []
+    for name in SECTIONS:
+        before, after = getattr(old, name), getattr(new, name)
+        for f in fields(before):
+            a, b = getattr(before, f.name), getattr(after, f.name)
+            if a != b:
+                out.append(f"{name}.{f.name}" if f.name == "token" else f"{name}.{f.name}: {a!r} -> {b!r}")
+    return out
 
 
 def _toml_value(value: Any) -> str:

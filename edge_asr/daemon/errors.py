@@ -8,19 +8,22 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from ..errors import AudioError, ConfigError, EdgeAsrError
 from .scheduler import Overloaded, Unavailable
+from .waits import ClientGone
 
 log = logging.getLogger(__name__)
 
 LOADING_RETRY_AFTER = 5  # s a client should wait while the model loads
 MIB = 1024 * 1024  # bytes
+CLIENT_CLOSED = 499  # nginx's status for "the client closed the connection before the answer" (metrics label)
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-          405: "invalid_request_error", 413: "invalid_request_error", 415: "invalid_request_error",
+          405: "invalid_request_error", 408: "timeout", 413: "invalid_request_error", 415: "invalid_request_error",
           422: "invalid_request_error", 429: "rate_limit_error", 503: "service_unavailable", 504: "timeout"}
 
 
@@ -41,6 +44,12 @@ class BodyTooLarge(ApiError):
     def __init__(self, limit: int) -> None:
         mib = f" ({limit / MIB:.0f} MiB)" if limit >= MIB else ""
         super().__init__(413, f"the request body is larger than the limit of {limit} bytes{mib}")
+
+
+class BodyTimeout(ApiError):
+    def __init__(self, idle: float, received: int) -> None:
+        super().__init__(408, f"the request body stopped arriving: nothing for {idle:g} s after {received} bytes "
+                              "(server.idle_timeout)")
 
 
 def unavailable(daemon: Any) -> ApiError:
@@ -91,6 +100,13 @@ def install_handlers(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()))
         return error_response(ApiError(422, f"{where}: {first.get('msg', 'invalid request')}"))
 
+    async def on_gone(request: Request, exc: Exception) -> Response:
+        # The client's doing, not the server's: one line, no traceback, its own status in the metrics.
+        log.info("%s %s: the client disconnected before the answer", request.method, request.url.path)
+        return Response(status_code=CLIENT_CLOSED)  # never reaches the client; labels the metrics
+
+    app.add_exception_handler(ClientDisconnect, on_gone)
+    app.add_exception_handler(ClientGone, on_gone)
     app.add_exception_handler(ApiError, on_error)
     app.add_exception_handler(EdgeAsrError, on_error)
     app.add_exception_handler(HTTPException, on_http)

@@ -15,7 +15,7 @@ import grpc
 
 from ..audio import decode_audio
 from ..constants import SAMPLE_RATE
-from ..errors import AudioError, ConfigError, EdgeAsrError
+from ..errors import AudioError, ConfigError, EdgeAsrError, MissingExtraError
 from .scheduler import Overloaded, Priority, Unavailable
 from .stream import PcmDecoder, StreamFormat, StreamSession
 
@@ -32,7 +32,8 @@ def load_protos() -> tuple[Any, Any]:
     try:
         return grpc.protos_and_services(PROTO)  # type: ignore[no-any-return]
     except (ImportError, NotImplementedError) as exc:
-        raise ModuleNotFoundError(f"grpcio-tools is needed to load {PROTO} ({exc})") from None
+        raise MissingExtraError(f"grpcio-tools is needed to load {PROTO} ({exc}); pip install 'edge-asr[grpc]'",
+                                "grpc", name="grpc_tools") from None
 
 
 class TranscriptionService:
@@ -57,7 +58,7 @@ class TranscriptionService:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         if isinstance(exc, (AudioError, ConfigError)):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, asyncio.TimeoutError):  # not the builtin TimeoutError on Python 3.10
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "transcription did not finish in time")
         await context.abort(grpc.StatusCode.INTERNAL, str(exc) if isinstance(exc, EdgeAsrError) else "internal error")
 
@@ -84,7 +85,7 @@ class TranscriptionService:
             except BaseException:
                 job.cancel()
                 raise
-        except (EdgeAsrError, TimeoutError) as exc:
+        except (EdgeAsrError, asyncio.TimeoutError) as exc:
             await self._fail(context, exc)
             raise  # not reached: abort raises
         segments = [pb.Segment(id=s.id, start=s.start, end=s.end, text=s.text, avg_logprob=s.avg_logprob,

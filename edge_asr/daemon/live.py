@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..engine.base import Transcriber
-from ..errors import BackendUnavailableError, ConfigError, DeviceError, EdgeAsrError
+from ..errors import BackendUnavailableError, ConfigError, DeviceError, EdgeAsrError, MissingExtraError
 from ..options import TranscribeOptions
 from .config import LiveConfig
 from .journal import Journal
@@ -150,13 +150,20 @@ class LiveManager:
         self._thread = threading.Thread(target=self._supervise, name="edge-asr-live", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Stop capture and flush the utterance in flight (its final reaches the journal before this returns)."""
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Stop capture and flush the utterance in flight (its final reaches the journal before this returns);
+        False when the pipeline was still running after ``timeout`` s."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout + 1.0)
-            self._thread = None
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout + 1.0)
+        if thread.is_alive():
+            log.error("live: the pipeline did not stop within %.0f s", timeout)
+            return False
+        self._thread = None
+        return True
 
     def _set(self, state: str, reason: str = "") -> None:
         if (state, reason) != (self.state, self.reason):
@@ -168,12 +175,15 @@ class LiveManager:
         while not self._stop.is_set():
             self._set("starting")
             self._wake.clear()
+            if self._stop.is_set():
+                break  # stop() came between the loop test and clear(): its wake-up must not be lost
             try:
                 pipeline = self.factory(self.transcriber, self.config, self.transcribe_options)
                 unsubscribe = pipeline.subscribe(self._on_event)
                 pipeline.start()
-            except ModuleNotFoundError as exc:
-                self._set("unavailable", f"live capture is not installed ({exc}); pip install 'edge-asr[live]'")
+            except ModuleNotFoundError as exc:  # MissingExtraError, or a raw import failure of an extra
+                self._set("unavailable", str(exc) if isinstance(exc, MissingExtraError)
+                          else f"live capture is not installed ({exc}); pip install 'edge-asr[live]'")
                 log.error("live: %s", self.reason)
                 return  # retrying cannot install a package
             except ConfigError as exc:
@@ -187,18 +197,19 @@ class LiveManager:
                 delay = min(delay * 2, self.config.retry_max)
                 continue
             self._set("running")
+            self.metrics.live_pipelines.inc()
             self.metrics.reset_drop_base()
             log.info("live: capturing from %s", self._source_name())
             delay = self.config.retry_initial
             threading.Thread(target=self._watch, args=(pipeline,), name="edge-asr-live-watch", daemon=True).start()
             self._wake.wait()
-            if self._stop.is_set():
-                pipeline.stop(STOP_TIMEOUT)
-                unsubscribe()
-                self._set("stopped", "shutting down")
-                return
             pipeline.stop(STOP_TIMEOUT)
             unsubscribe()
+            self.metrics.live_pipelines.dec()
+            log.info("live: stopped capturing from %s", self._source_name())
+            if self._stop.is_set():
+                self._set("stopped", "shutting down")
+                return
             self._set("unavailable", self.reason or "the live pipeline stopped")
             log.warning("live: pipeline stopped (%s); restarting in %.1f s", self.reason, delay)
             self._stop.wait(delay)

@@ -79,6 +79,13 @@ class Metrics:
         self.live_clients = Gauge("live_clients", "Subscribers of /v1/live", namespace=ns, registry=r)
         self.stream_sessions = Gauge("stream_sessions", "Open /v1/stream sessions", namespace=ns, registry=r)
         self.journal_lines = Counter("journal_lines", "Lines appended to the journal", namespace=ns, registry=r)
+        self.live_pipelines = Gauge("live_pipelines", "Live pipelines running (more than 1 is a bug)",
+                                    namespace=ns, registry=r)
+        self.closed_connections = Counter("closed_connections", "Connections the server closed on a limit, by reason "
+                                          "(header_timeout, too_many)", ["reason"], namespace=ns, registry=r)
+        self.ws_closed = Counter("websocket_limit_closes", "WebSocket and SSE sessions closed on a limit, by route "
+                                 "and reason (idle, session_limit, unread)", ["route", "reason"],
+                                 namespace=ns, registry=r)
         self.model_load = Gauge("model_load_seconds", "Time to build or load the model at start", namespace=ns,
                                 registry=r)
         self.model_ready = Gauge("model_ready", "1 once the model is loaded", namespace=ns, registry=r)

@@ -6,7 +6,6 @@ request ends); decoding runs in a worker thread and the transcription in the sch
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from functools import partial
@@ -25,8 +24,9 @@ from ..errors import AudioError, AudioTooLong, ConfigError
 from ..formats import to_srt, to_vtt
 from ..options import DEFAULT_TEMPERATURES, TranscribeOptions
 from ..results import Segment, TranscriptionInfo
-from .errors import ApiError, unavailable
+from .errors import LOADING_RETRY_AFTER, ApiError, unavailable
 from .scheduler import Cancelled, Priority
+from .waits import GraceOver, JobTimeout, await_job
 
 log = logging.getLogger(__name__)
 
@@ -193,16 +193,18 @@ async def transcriptions(request: Request) -> Response:
     job = scheduler.submit(samples, opts, Priority.UPLOAD)
     del samples
     log.info("upload %s: %.1f s of audio queued", name, seconds)
-    try:
-        result = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job.future)),
-                                        daemon.config.server.request_timeout)
-    except TimeoutError:
-        job.cancel()
-        raise ApiError(504, f"transcription did not finish within {daemon.config.server.request_timeout:.0f} s",
+    server = daemon.config.server
+    try:  # ClientGone (the client left: the job is cancelled) goes to the handler that logs one INFO line
+        result = await await_job(job, server.request_timeout, daemon.grace_over, request.receive)
+    except JobTimeout:
+        raise ApiError(504, f"transcription did not finish within {server.request_timeout:g} s",
                        kind="timeout") from None
-    except asyncio.CancelledError:
-        job.cancel()  # the client went away or the server is stopping
-        raise
+    except GraceOver:
+        log.warning("upload %s: unfinished when the %.0f-s shutdown grace period ended; answered 503", name,
+                    server.graceful_timeout)
+        raise ApiError(503, f"the server is shutting down and {name} did not finish within the "
+                            f"{server.graceful_timeout:.0f}-s grace period; send it again",
+                       retry_after=LOADING_RETRY_AFTER) from None
     except Cancelled as exc:
         raise ApiError(503, str(exc), kind="cancelled") from None
     except (AudioError, ConfigError) as exc:

@@ -15,6 +15,7 @@ did batch well (about 1.7x per item at batch 4), but that needs a cross-request 
 
 from __future__ import annotations
 
+import concurrent.futures
 import enum
 import heapq
 import itertools
@@ -154,7 +155,7 @@ class Scheduler:
         job = self.submit(audio, options, priority)
         try:
             return job.future.result(timeout)
-        except TimeoutError:
+        except concurrent.futures.TimeoutError:  # not the builtin TimeoutError on Python 3.10
             job.cancel()
             raise
 
@@ -185,6 +186,11 @@ class Scheduler:
         with self._cond:
             self._accepting = False
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no upload or stream job is queued or running; True when that happened within ``timeout`` s."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._admitted, max(timeout, 0.0))
+
     def close(self, timeout: float) -> bool:
         """Finish what is queued, then stop the worker; True when it stopped within ``timeout`` s."""
         with self._cond:
@@ -192,10 +198,7 @@ class Scheduler:
             self._closing = True
             self._cond.notify_all()
         self._thread.join(timeout)
-        stopped = not self._thread.is_alive()
-        if not stopped:
-            log.warning("scheduler: %d jobs still running after %.1f s", len(self._heap), timeout)
-        return stopped
+        return not self._thread.is_alive()
 
     # ---- worker -------------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -257,6 +260,7 @@ class Scheduler:
     def _finish(self, job: Job, result: JobResult | None, error: BaseException | None) -> None:
         with self._cond:
             self._admitted.discard(job)
+            self._cond.notify_all()  # wait_idle()
         job.gen = None
         if not job.future.done():
             if error is not None:

@@ -23,8 +23,9 @@ from ..engine.base import Transcriber
 from ..errors import ConfigError, EdgeAsrError
 from . import service
 from .app import DaemonState, create_app
-from .config import DaemonConfig
-from .config_file import load_config, reload_changes
+from .config import DaemonConfig, is_loopback
+from .config_file import changed_keys, load_config, reload_changes
+from .http_limits import limited_protocol
 from .journal import Journal
 from .live import EventHub, LiveManager, PipelineFactory, mic_pipeline
 from .metrics import Metrics
@@ -33,6 +34,10 @@ from .scheduler import MAX_QUEUED_AUDIO, ScheduledTranscriber, Scheduler
 log = logging.getLogger(__name__)
 
 BUILD_TIMEOUT_EXTENSION = 60.0  # s of start-up time asked of systemd at each model-build progress report
+KEEP_ALIVE_TIMEOUT = 5  # s an idle keep-alive connection is kept (uvicorn's default, stated)
+STEP_WAIT = 60.0  # s for the scheduler's step in progress (one window) at exit
+QUICK_CLOSE = 1.0  # s an idle scheduler needs to stop
+SHUTDOWN_MARGIN = 5.0  # s uvicorn waits beyond the grace period, so the 503s of unfinished uploads go out
 WS_MAX_MESSAGE = 1024 * 1024  # bytes in one WebSocket message (a second of 48 kHz stereo float is 384 kB)
 LISTEN_BACKLOG = 128  # pending connections
 
@@ -87,6 +92,8 @@ class Daemon:
         self.journal: Journal | None = None
         self.adapters: list[Any] = []  # optional protocol servers (Wyoming), each with async stop()
         self._stop: asyncio.Event | None = None
+        self._reload_lock: asyncio.Lock | None = None  # one reload at a time, in signal order
+        self._reloads: set[asyncio.Task[None]] = set()
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -94,16 +101,20 @@ class Daemon:
         st, config = self.state, self.state.config
         _apply_log_level(config.log.level)
         self._stop = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
         st.hub = EventHub(loop, config.live.max_clients, st.metrics)
         sock = _bind(config.server.host, config.server.port)
         host, port = sock.getsockname()[:2]
+        # h11 with a header deadline and a connection cap (http_limits); uvicorn closes idle keep-alive connections.
         uv = uvicorn.Config(create_app(st), log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=int(config.server.graceful_timeout), ws_max_size=WS_MAX_MESSAGE,
+                            http=limited_protocol(st), timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+                            timeout_graceful_shutdown=int(config.server.graceful_timeout + SHUTDOWN_MARGIN),
+                            ws_max_size=WS_MAX_MESSAGE,
                             server_header=False, proxy_headers=False)
         server = _Server(uv)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         log.info("edge-asr daemon listening on http://%s:%d (config: %s)", host, port, self.source or "defaults")
         if not config.live.enabled:
@@ -196,6 +207,9 @@ class Daemon:
                 continue
             self.adapters.append(adapter)
             log.info("%s listening on tcp://%s:%d", name, host, port)
+            if name == "wyoming" and not is_loopback(section.host):
+                log.warning("wyoming is reachable beyond this machine (wyoming.allow_remote = true) and has no "
+                            "authentication: anyone who can reach port %d can use the model", port)
 
     def _sync_journal(self, config: DaemonConfig) -> bool:
         """Open or close the journal as the config asks; True when it was opened or closed."""
@@ -219,9 +233,14 @@ class Daemon:
 
     async def _shutdown(self, server: _Server, serving: asyncio.Task[None]) -> int:
         st = self.state
+        loop = asyncio.get_running_loop()
+        grace_end = loop.time() + st.config.server.graceful_timeout
         st.shutting_down = True
         service.stopping()
         log.info("stopping: finishing the live utterance and in-flight requests")
+        if self._reload_lock is not None:
+            async with self._reload_lock:
+                pass  # a reload in flight finishes (its pipeline is then the one stopped below); none starts after
         for adapter in self.adapters:
             await adapter.stop()
         if st.scheduler is not None:
@@ -234,18 +253,27 @@ class Daemon:
         if st.hub is not None:
             st.hub.close()
         server.should_exit = True  # uvicorn stops listening, then waits for in-flight requests
+        if st.scheduler is not None:  # uploads and streams get what is left of the grace period, then 503
+            idle = await asyncio.to_thread(st.scheduler.wait_idle, grace_end - loop.time())
+            if not idle:
+                log.warning("grace period over: answering the unfinished uploads 503")
+        st.grace_over.set()
         failed = False
         try:
-            await asyncio.wait_for(serving, st.config.server.graceful_timeout + 5.0)
-        except TimeoutError:
+            await asyncio.wait_for(serving, 2 * SHUTDOWN_MARGIN)
+        except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
             log.warning("requests still open after %.0f s; closing them", st.config.server.graceful_timeout)
             server.force_exit = True
             failed = True
         except (Exception, SystemExit) as exc:
             log.error("server stopped with an error: %s", exc)
             failed = True
-        if st.scheduler is not None:
-            await asyncio.to_thread(st.scheduler.close, st.config.server.graceful_timeout)
+        if st.scheduler is not None and not await asyncio.to_thread(st.scheduler.close, QUICK_CLOSE):
+            # Exiting while onnxruntime runs in the worker aborts the process: let the step in progress end.
+            log.info("waiting for the model to finish the step in progress")
+            if not await asyncio.to_thread(st.scheduler.close, STEP_WAIT):
+                log.error("the model did not finish its step within %.0f s", STEP_WAIT)
+                failed = True
         log.info("stopped")
         return 1 if failed else 0
 
@@ -256,11 +284,30 @@ class Daemon:
             return
         while not self._stop.is_set():
             service.watchdog_ping()
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError):  # not the builtin TimeoutError on Python 3.10
                 await asyncio.wait_for(self._stop.wait(), interval)
 
     # ---- SIGHUP -------------------------------------------------------------------------------------------
+    def _on_sighup(self) -> None:
+        task = asyncio.ensure_future(self.reload())
+        self._reloads.add(task)  # a reference, so the task is not collected mid-reload
+        task.add_done_callback(self._reloads.discard)
+
     async def reload(self) -> None:
+        """Apply the configuration file again. Reloads run one at a time in signal order (two overlapping ones
+        once left two live pipelines running); each reads the file when its turn comes."""
+        assert self._reload_lock is not None
+        async with self._reload_lock:
+            if self.state.shutting_down:
+                log.info("SIGHUP ignored: the daemon is stopping")
+                return
+            try:
+                await self._reload()
+            except Exception:
+                log.exception("reload failed")
+                service.ready("reload failed")
+
+    async def _reload(self) -> None:
         st = self.state
         service.reloading()
         try:
@@ -272,6 +319,7 @@ class Daemon:
             return
         applied, ignored = reload_changes(st.config, new.config)
         old = st.config
+        changes = changed_keys(old, applied)
         st.config, st.token = applied, token
         _apply_log_level(applied.log.level)
         if st.scheduler is not None:
@@ -280,7 +328,12 @@ class Daemon:
             st.hub.max_clients = applied.live.max_clients
         live_changed = old.live != applied.live or old.decoding != applied.decoding
         if st.live is not None and (live_changed or old.journal.enabled != applied.journal.enabled):
-            await asyncio.to_thread(st.live.stop)  # before the journal it writes to may close
+            if not await asyncio.to_thread(st.live.stop):  # before the journal it writes to may close
+                log.error("live: the old pipeline did not stop in time; not starting another one beside it")
+                service.ready("reload incomplete: live pipeline did not stop")
+                return
+            if st.shutting_down:
+                return  # SIGTERM came while the old pipeline stopped: no new one
             self._sync_journal(applied)
             assert st.scheduler is not None and st.hub is not None
             st.live = LiveManager(ScheduledTranscriber(st.scheduler), applied.live,
@@ -291,8 +344,8 @@ class Daemon:
             self._sync_journal(applied)  # rotation settings
         if ignored:
             log.warning("reloaded; these settings need a restart to change: %s", ", ".join(ignored))
-        else:
-            log.info("reloaded the configuration from %s", self.source or "defaults")
+        log.info("reloaded the configuration from %s (%s)", self.source or "defaults",
+                 "; ".join(changes) if changes else "no changes")
         service.ready("configuration reloaded")
 
 
@@ -307,3 +360,7 @@ def run_daemon(config_path: str | None, overrides: Mapping[str, Mapping[str, Any
     except ConfigError as exc:
         print(f"edge-asr: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        # Stopped already: a repeated SIGTERM during the interpreter's own exit must not turn exit 0 into -15.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)

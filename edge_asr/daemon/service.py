@@ -29,7 +29,9 @@ def sd_notify(state: str) -> bool:
     if address[0] == "@":
         address = "\0" + address[1:]
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+        # Non-blocking: this runs on the event loop (watchdog pings), and a manager that stops reading must not
+        # wedge the daemon; a datagram it cannot take now is dropped.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK) as s:
             s.connect(address)
             s.sendall(state.encode("utf-8"))
     except OSError as exc:

@@ -103,7 +103,8 @@ class WyomingHandler(AsyncEventHandler):
         except (Overloaded, Unavailable) as exc:
             await self._error(str(exc), "busy")
             return
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
+            job.cancel()
             await self._error("transcription timed out", "timeout")
             return
         except EdgeAsrError as exc:

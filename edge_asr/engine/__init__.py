@@ -32,12 +32,12 @@ class ModelInfo:
 
 
 def list_models(cache_dir: str | None = None) -> list[ModelInfo]:
-    from ..export.build import _model_dir, _read_manifest, cache_root
+    from ..export.build import model_dir, read_manifest
     from ..export.registry import list_sources
 
     out = []
     for src in list_sources():
-        built = src.path is not None and _read_manifest(_model_dir(cache_root(cache_dir), src)) is not None
+        built = src.path is not None and read_manifest(model_dir(cache_dir, src)) is not None
         out.append(
             ModelInfo(src.name, src.description, src.multilingual, src.path is not None, built, src.install_hint)
         )

@@ -34,6 +34,9 @@ def _import_ort() -> Any:
         raise BackendUnavailableError(
             f"onnxruntime is not installed ({exc}); install it with: pip install onnxruntime"
         ) from None
+    disable = getattr(onnxruntime, "disable_telemetry_events", None)
+    if disable is not None:  # when something imported onnxruntime before edge_asr set ORT_DISABLE_TELEMETRY
+        disable()
     return onnxruntime
 
 

@@ -9,10 +9,8 @@ decoder on the steps the dynamic INT8 model takes while transcribing the same cl
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,21 +19,19 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..errors import BackendUnavailableError, ModelError
-from .build import (
+from ..errors import BackendUnavailableError
+from .cache import (
     BuiltModel,
+    Files,
     Progress,
-    _load_weights,
-    _noop,
-    _read_manifest,
-    _source_files,
-    _sources_unchanged,
-    cache_root,
-    ensure_model,
+    Variant,
+    ensure_built,
+    output_table,
     sha256_file,
-    source_fingerprint,
+    staging,
+    write_manifest,
 )
-from .registry import ModelSource, resolve
+from .registry import ModelSource
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +50,10 @@ STATIC_QUANT: dict[str, Any] = {
 }
 
 
-def static_dir(root: Path, src: ModelSource, calibration: list[Path]) -> Path:
-    names = "|".join(sorted(p.name for p in calibration))
-    key = hashlib.sha256(
-        f"{src.path}|qdq|{STATIC_EXPORT_VERSION}|{json.dumps(STATIC_QUANT, sort_keys=True)}|{names}".encode()
-    ).hexdigest()
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in src.name)
-    return root / f"{safe}-qdq-{key[:12]}"
+def static_variant(calibration: list[Path]) -> Variant:
+    """The QDQ build's kind; the calibration clips' contents are part of its key."""
+    clips = hashlib.sha256("|".join(sha256_file(p) for p in sorted(calibration)).encode()).hexdigest()
+    return Variant("qdq", STATIC_EXPORT_VERSION, STATIC_QUANT, extra=clips)
 
 
 def model_files(built: BuiltModel) -> tuple[Path, Path]:
@@ -80,17 +73,12 @@ def ensure_static_model(
     progress: Progress | None = None,
     force: bool = False,
 ) -> BuiltModel:
-    src = resolve(name_or_path)
-    if src.path is None:
-        raise ModelError(f"model {src.name!r} is not installed here. {src.install_hint}")
     clips = sorted(calibration or default_calibration())
-    directory = static_dir(cache_root(cache_dir), src, clips)
-    manifest = None if force else _read_manifest(directory)
-    if manifest is not None and _sources_unchanged(manifest, src.path):
-        built = BuiltModel(src.name, directory, manifest)
-        built.verify()
-        return built
-    return _build(src, directory, clips, cache_dir, progress or _noop)
+
+    def build(src: ModelSource, directory: Path, key: str, files: Files, progress: Progress) -> BuiltModel:
+        return _build(src, directory, key, files, clips, cache_dir, progress)
+
+    return ensure_built(name_or_path, static_variant(clips), build, cache_dir, progress, force)
 
 
 class _Feeds:
@@ -172,10 +160,13 @@ def _quantize(src: Path, dst: Path, feeds: list[dict[str, Any]]) -> None:
 
 
 def _build(
-    src: ModelSource, directory: Path, clips: list[Path], cache_dir: str | Path | None, progress: Progress
+    src: ModelSource, directory: Path, key: str, files: Files, clips: list[Path], cache_dir: str | Path | None,
+    progress: Progress,
 ) -> BuiltModel:
     import onnx
 
+    from ..weights.loader import load_weights
+    from .build import ensure_model
     from .whisper_onnx import build_decoder, build_encoder
 
     assert src.path is not None
@@ -183,13 +174,8 @@ def _build(
     base = ensure_model(src.name, cache_dir, progress)  # the dynamic build: its tokenizer, and it calibrates
     progress("recording calibration inputs", 0.1)
     enc_feeds, dec_feeds = _record(clips, cache_dir)
-    weights = _load_weights(src.path)
-    files = source_fingerprint(src.path)
-    for p in _source_files(src.path):
-        files[p.name]["mtime_ns"] = p.stat().st_mtime_ns
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".build-", dir=directory.parent))
-    try:
+    weights = load_weights(src.path)
+    with staging(directory, src.name) as work:
         progress("calibrating and quantizing the encoder", 0.3)
         onnx.save(build_encoder(weights), str(work / "encoder.fp32.onnx"))
         _quantize(work / "encoder.fp32.onnx", work / ENCODER_FILE, enc_feeds)
@@ -199,30 +185,23 @@ def _build(
         for f in ("encoder.fp32.onnx", "decoder.fp32.onnx"):
             (work / f).unlink()
         shutil.copyfile(base.tokenizer, work / base.tokenizer.name)
-        outputs = {
-            f: {"size": (work / f).stat().st_size, "sha256": sha256_file(work / f)}
-            for f in (ENCODER_FILE, DECODER_FILE, base.tokenizer.name)
-        }
         manifest = {
             "name": src.name,
+            "kind": "qdq",
             "backend": "onnxruntime",
             "quantization": STATIC_QUANT,
             "edge_asr_version": __version__,
             "export_version": STATIC_EXPORT_VERSION,
+            "cache_key": key,
             "calibration": [str(p) for p in clips],
             "calibration_feeds": [len(enc_feeds), len(dec_feeds)],
             "source": {"path": str(src.path), "files": files},
             "dims": base.manifest["dims"],
             "tokenizer": base.tokenizer.name,
-            "outputs": outputs,
+            "files": {"encoder": ENCODER_FILE, "decoder": DECODER_FILE},
+            "outputs": output_table(work, [ENCODER_FILE, DECODER_FILE, base.tokenizer.name]),
             "build_seconds": round(time.monotonic() - started, 2),
         }
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        if directory.exists():
-            shutil.rmtree(directory)
-        work.replace(directory)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+        write_manifest(work, manifest)
     progress("done", 1.0)
     return BuiltModel(src.name, directory, manifest)

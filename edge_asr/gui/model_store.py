@@ -49,18 +49,17 @@ def _tree_bytes(path: Path) -> int:
 
 def list_entries(cache_dir: str | None = None) -> list[ModelEntry]:
     """Every registered and imported model with its sizes and build state (reads manifests, never hashes)."""
-    from ..export.build import _model_dir, _read_manifest, cache_root
+    from ..export.build import model_dir, read_manifest
     from ..export.registry import _user_models, list_sources
     from ..weights import ModelDims
 
-    root = cache_root(cache_dir)
     imported = set(_user_models())
     out = []
     for src in list_sources():
         manifest = directory = None
         if src.path is not None:
-            directory = _model_dir(root, src)
-            manifest = _read_manifest(directory)
+            directory = model_dir(cache_dir, src)
+            manifest = read_manifest(directory)
         languages = "multilingual" if src.multilingual else "English"
         build_bytes = None
         if manifest is not None:
@@ -98,13 +97,13 @@ def cache_location(cache_dir: str | None = None) -> Path:
 
 def delete_build(name: str, cache_dir: str | None = None) -> Path:
     """Remove one model's cached INT8 build (its checkpoint is untouched); it is rebuilt on next use."""
-    from ..export.build import MANIFEST, _model_dir, cache_root
+    from ..export.build import MANIFEST, model_dir
     from ..export.registry import resolve
 
     src = resolve(name)
     if src.path is None:
         raise ModelError(f"{name} is not installed, so it has no build to delete")
-    directory = _model_dir(cache_root(cache_dir), src)
+    directory = model_dir(cache_dir, src)
     if not (directory / MANIFEST).is_file():
         raise ModelError(f"{name} has no build in {directory.parent}")
     shutil.rmtree(directory)

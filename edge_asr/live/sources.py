@@ -24,7 +24,7 @@ import numpy as np
 
 from ..audio_stream import open_audio
 from ..constants import SAMPLE_RATE
-from ..errors import AudioError
+from ..errors import AudioError, ConfigError
 
 if TYPE_CHECKING:
     from .capture import InputDevice, MicSource
@@ -91,7 +91,7 @@ class _BlockSource:
 
     def __init__(self, name: str, realtime: bool, block_duration: float, queue_duration: float) -> None:
         if block_duration <= 0 or queue_duration <= block_duration:
-            raise ValueError("block_duration must be positive and smaller than queue_duration")
+            raise ConfigError("block_duration must be positive and smaller than queue_duration")
         self._name, self._realtime = name, realtime
         self.block_samples = round(block_duration * SAMPLE_RATE)
         self._q: queue.Queue[AudioBlock | EndOfStream] = queue.Queue(max(2, round(queue_duration / block_duration)))

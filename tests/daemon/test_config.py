@@ -132,3 +132,32 @@ def test_config_check_and_show_commands(tmp_path: Path) -> None:
     bad.write_text("[scheduler]\nmax_queue = 0\n")
     r = run("check", "--config", str(bad))
     assert r.returncode == 2 and "scheduler.max_queue must be positive" in r.stderr
+
+
+def test_wyoming_off_loopback_needs_an_explicit_opt_in() -> None:
+    """Wyoming has no authentication in its protocol: a non-loopback bind must be asked for (issue 11, defect 2)."""
+    with pytest.raises(ConfigError, match=r"wyoming\.host = '0\.0\.0\.0' .*no authentication.*allow_remote"):
+        build_config({"wyoming": {"enabled": True, "host": "0.0.0.0"}})
+    with pytest.raises(ConfigError, match="allow_remote"):  # a server token does not cover Wyoming
+        build_config({"server": {"token": "t"}, "wyoming": {"enabled": True, "host": "192.168.1.5"}})
+    assert build_config({"wyoming": {"enabled": True, "host": "0.0.0.0", "allow_remote": True}}).wyoming.allow_remote
+    assert not build_config({"wyoming": {"enabled": False, "host": "0.0.0.0"}}).wyoming.enabled
+    assert build_config({"wyoming": {"enabled": True, "host": "::1"}}).wyoming.host == "::1"
+
+
+def test_the_daemon_refuses_an_unauthenticated_wyoming_on_the_network(tmp_path: Path) -> None:
+    """The command of the report; the daemon must exit with the reason before it listens on anything."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path / "state")}
+    proc = subprocess.Popen([sys.executable, "-m", "edge_asr.daemon", "--no-live", "--port", "0",
+                             "--set", "wyoming.enabled=true", "--set", "wyoming.host=0.0.0.0",
+                             "--set", "wyoming.port=0"], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(f"the daemon started with an unauthenticated Wyoming on 0.0.0.0:\n{out}") from None
+    assert proc.returncode == 2, out
+    assert "allow_remote" in out and "listening" not in out, out
