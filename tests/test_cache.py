@@ -85,7 +85,8 @@ def test_the_same_weights_in_another_folder_reuse_the_build(tmp_path: Path, ct2_
     calls: list[Any] = []
     (a.directory / MANIFEST).write_text("[]")
 
-    def fake_build(src: Any, directory: Path, progress: Any, tokenizer_file: Any = None, key: Any = None) -> Any:
+    def fake_build(src: Any, directory: Path, progress: Any, tokenizer_file: Any = None, key: Any = None,
+                   files: Any = None) -> Any:
         calls.append(directory)  # fault injection: the rebuild itself is tested above
         raise ModelError("rebuild requested")
 

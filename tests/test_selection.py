@@ -133,11 +133,11 @@ def test_a_provider_that_fails_falls_back_to_the_cpu(monkeypatch, caplog, transc
     assert "falling back to the CPU" in caplog.text and "CUDAExecutionProvider" in caplog.text
 
 
-def test_cli_reports_the_device_not_another_backend() -> None:
+def test_cli_reports_the_device_not_another_backend(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for args in (["--device", "cuda"], ["--device", "cuda", "--backend", "litert"]):
         proc = subprocess.run(
-            [sys.executable, "-m", "edge_asr", "transcribe", "--demo", "-q", "-o", "/dev/null", *args],
+            [sys.executable, "-m", "edge_asr", "transcribe", "--demo", "-q", "-o", str(tmp_path), *args],
             capture_output=True,
             text=True,
             env=env,
