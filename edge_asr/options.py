@@ -75,6 +75,7 @@ class EngineOptions:
     decoder_threads: int = field(default_factory=_default_threads)  # 2 threads: 2.6 ms/step vs 4.3 at 1 (logits GEMV)
     cache_dir: str | None = None  # None: the per-user cache directory
     low_memory: bool = True  # disable the CPU memory arena (about -120 MB peak RSS for ~10 % time)
+    routes: str = ""  # language routing, e.g. "en=tiny.en,*=base" (edge_asr.routing); "" = just ``model``
 
     def __post_init__(self) -> None:
         if self.backend not in ("auto", "onnxruntime", "tflite"):
@@ -83,6 +84,10 @@ class EngineOptions:
             raise ConfigError("thread counts must be at least 1")
         if not self.model:
             raise ConfigError("model must not be empty")
+        if self.routes.strip():
+            from .routing import RouteTable
+
+            RouteTable.parse(self.routes)  # raises ConfigError naming the bad route
 
 
 def option_names(cls: type) -> list[str]:

@@ -15,6 +15,7 @@ from .constants import (
     ENCODER_STRIDE,
     FRAMES_PER_SECOND,
     HOP_LENGTH,
+    LANGUAGE_DETECT_SECONDS,
     N_FRAMES,
     N_SAMPLES,
     SAMPLE_RATE,
@@ -106,11 +107,18 @@ class WhisperTranscriber:
         order = np.argsort(-lp)
         return [(self.tok.language_codes[i], float(np.exp(lp[i]))) for i in order]
 
-    def detect_language(self, audio: AudioInput) -> tuple[str, float, list[tuple[str, float]]]:
+    def _detect(self, mel: np.ndarray, seconds: float = LANGUAGE_DETECT_SECONDS) -> list[tuple[str, float]]:
+        """Language probabilities from the first ``seconds`` of audio through the short-clip encoder: a few
+        seconds decide the language as well as a whole 30-s window, at a fraction of the encoder time."""
+        frames = min(mel.shape[-1] - N_FRAMES, max(1, int(seconds * FRAMES_PER_SECOND)))
+        return self._language_probs(self._encode(mel, 0, short_clip_frames(frames), frames))
+
+    def detect_language(
+        self, audio: AudioInput, seconds: float = LANGUAGE_DETECT_SECONDS
+    ) -> tuple[str, float, list[tuple[str, float]]]:
         if not self.is_multilingual:
             return "en", 1.0, [("en", 1.0)]
-        mel = self._mel(as_samples(audio))
-        probs = self._language_probs(self._encode(mel, 0, N_FRAMES))
+        probs = self._detect(self._mel(as_samples(audio)[: int(seconds * SAMPLE_RATE)]), seconds)
         return probs[0][0], probs[0][1], probs
 
     # ---- transcription ----------------------------------------------------------------------------------
@@ -125,7 +133,7 @@ class WhisperTranscriber:
         language, language_prob, all_probs = "en", 1.0, None
         if self.is_multilingual:
             if opts.language is None and content_frames > 0:
-                probs = self._language_probs(self._encode(mel, 0, N_FRAMES))
+                probs = self._detect(mel)
                 language, language_prob, all_probs = probs[0][0], probs[0][1], tuple(probs)
             elif opts.language is not None:
                 self.tok.language_token(opts.language)  # validates the code

@@ -48,6 +48,10 @@ def load_transcriber(
     from ..transcribe import WhisperTranscriber
 
     opts = options or EngineOptions()
+    if opts.routes.strip():
+        from ..routing import load_router
+
+        return load_router(opts, progress)
     started = time.monotonic()
     built = ensure_model(opts.model, opts.cache_dir, progress)
     dims = built.dims
