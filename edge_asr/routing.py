@@ -185,6 +185,8 @@ class RoutedTranscriber:
         """(model, language, probability, all probabilities) for one piece of audio."""
         model = getattr(opts, "model", None)
         if opts.language is not None:
+            if model is not None and opts.language != ENGLISH and not self.transcribers[model].is_multilingual:
+                raise ConfigError(f"model {model} is English-only; it cannot transcribe {opts.language!r}")
             return model or self.route(opts.language, opts.task), opts.language, 1.0, None
         seconds = getattr(opts, "detect_seconds", LANGUAGE_DETECT_SECONDS)
         started = time.perf_counter()
