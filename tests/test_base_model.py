@@ -254,3 +254,19 @@ def test_redetect_splits_a_mixed_file(router, shared, en_dev) -> None:
     assert info.duration == pytest.approx(len(audio) / SAMPLE_RATE)
     segs, info = router.transcribe(audio)  # one language for the whole file without it
     assert info.language == "en" and {s.language for s in segs} == {"en"}
+
+
+def test_cli_lists_base_and_routes(base, shared, tmp_path: Path) -> None:
+    from tests.test_cli import edge_asr
+
+    r = edge_asr("models", "list")
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("base "))
+    assert r.returncode == 0 and "built" in line and "99 languages" in line and "MiB" in line, r.stdout
+    german = shared("speech", "multilingual-dev", "de_test_de.wav")
+    r = edge_asr("transcribe", "--route", "en=tiny.en,*=base", "--threads", "2", "-f", "json", "-o", str(tmp_path),
+                 str(german))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "de_test_de.json").read_text())
+    assert "Portal" in json.dumps(doc, ensure_ascii=False) and '"language": "de"' in json.dumps(doc)
+    r = edge_asr("transcribe", "--route", "en=tiny.en,xx=base", str(german), "-o", str(tmp_path))
+    assert r.returncode == 2 and "unknown language code 'xx'" in r.stderr
