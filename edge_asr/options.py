@@ -40,6 +40,7 @@ class TranscribeOptions:
     suppress_tokens: tuple[int, ...] = (-1,)  # -1: the model's non-speech symbol set
     max_new_tokens: int | None = None
     short_clip: bool = True  # encode only the frames covered by audio (+ margin) on the last window
+    vad_filter: bool = False  # decode only the speech Silero VAD finds (see vad_filter.py), times mapped back
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -17,15 +17,16 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .constants import CHUNK_LENGTH, LANGUAGE_DETECT_SECONDS, SAMPLE_RATE
 from .engine.base import AudioInput, Transcriber
-from .errors import ConfigError
+from .errors import AudioTooLong, ConfigError
 from .options import EngineOptions, TranscribeOptions
-from .results import Segment, TranscriptionInfo
+from .results import Segment, TranscriptionInfo, WindowResult
 from .tokenizer import LANGUAGE_CODES
 
 log = logging.getLogger(__name__)
@@ -154,10 +155,11 @@ class RoutedTranscriber:
     def detect_language(
         self, audio: AudioInput, seconds: float = LANGUAGE_DETECT_SECONDS
     ) -> tuple[str, float, list[tuple[str, float]]]:
-        from .transcribe import as_samples
+        from .transcribe import WhisperTranscriber
 
-        samples = as_samples(audio)[: int(seconds * SAMPLE_RATE)]
-        return self.detector.detect_language(samples)
+        if isinstance(self.detector, WhisperTranscriber):
+            return self.detector.detect_language(audio, seconds)
+        return self.detector.detect_language(audio)
 
     def route(self, language: str, task: str = "transcribe") -> str:
         """The model for ``language``; a translation never goes to an English-only model unless it is English."""
@@ -170,18 +172,31 @@ class RoutedTranscriber:
     def transcribe(
         self, audio: AudioInput, options: TranscribeOptions | None = None
     ) -> tuple[Iterator[Segment], TranscriptionInfo]:
-        from .transcribe import as_samples
+        windows, info = self.transcribe_windows(audio, options)
+        return (seg for w in windows for seg in w.segments), info
 
+    def transcribe_windows(
+        self, audio: AudioInput, options: TranscribeOptions | None = None, *, max_duration: float | None = None
+    ) -> tuple[Iterator[WindowResult], TranscriptionInfo]:
+        """Detect (unless the request names the language), then the routed model's windows. Files stream through
+        as they do for one model; only per-piece re-detection holds the whole signal in memory."""
         opts = options or TranscribeOptions()
-        samples = as_samples(audio)
         model = getattr(opts, "model", None)
         if model is not None and model not in self.transcribers:
             raise ConfigError(f"model {model!r} is not loaded here; loaded: {', '.join(self.transcribers)}")
-        if getattr(opts, "redetect", False) and len(samples) > PIECE_SECONDS * SAMPLE_RATE:
-            return self._pieces(samples, opts)
-        return self._one(samples, opts, 0.0)
+        if getattr(opts, "redetect", False):
+            from .transcribe import as_samples
 
-    def _choose(self, samples: np.ndarray, opts: TranscribeOptions) -> tuple[str, str, float, tuple[Any, ...] | None]:
+            samples = as_samples(audio)
+            duration = len(samples) / SAMPLE_RATE
+            if max_duration is not None and duration > max_duration:
+                raise AudioTooLong(str(audio) if isinstance(audio, (str, Path)) else "audio", duration, max_duration)
+            if duration > PIECE_SECONDS:
+                return self._pieces(samples, opts)
+            audio = samples
+        return self._one(audio, opts, 0.0, max_duration)
+
+    def _choose(self, audio: AudioInput, opts: TranscribeOptions) -> tuple[str, str, float, tuple[Any, ...] | None]:
         """(model, language, probability, all probabilities) for one piece of audio."""
         model = getattr(opts, "model", None)
         if opts.language is not None:
@@ -190,19 +205,19 @@ class RoutedTranscriber:
             return model or self.route(opts.language, opts.task), opts.language, 1.0, None
         seconds = getattr(opts, "detect_seconds", LANGUAGE_DETECT_SECONDS)
         started = time.perf_counter()
-        language, prob, probs = self.detect_language(samples, seconds)
+        language, prob, probs = self.detect_language(audio, seconds)
         log.debug("detected %s (p=%.3f) in %.0f ms", language, prob, 1000 * (time.perf_counter() - started))
         return model or self.route(language, opts.task), language, prob, tuple(probs)
 
     def _one(
-        self, samples: np.ndarray, opts: TranscribeOptions, offset: float
-    ) -> tuple[Iterator[Segment], TranscriptionInfo]:
-        model, language, prob, probs = self._choose(samples, opts)
+        self, audio: AudioInput, opts: TranscribeOptions, offset: float, max_duration: float | None = None
+    ) -> tuple[Iterator[WindowResult], TranscriptionInfo]:
+        model, language, prob, probs = self._choose(audio, opts)
         target = self.transcribers[model]
         inner = _plain(opts).with_(language=language if target.is_multilingual else None)
         if not target.is_multilingual and language == ENGLISH:
             inner = inner.with_(task="transcribe")  # English into English: translating is transcribing
-        segments, info = target.transcribe(samples, inner)
+        windows, info = target.transcribe_windows(audio, inner, max_duration=max_duration)
         info = replace(
             info,
             language=language,
@@ -211,23 +226,24 @@ class RoutedTranscriber:
             all_language_probs=probs if probs is not None else info.all_language_probs,
         )
         log.info("routed %.1f s of %s to %s", info.duration, language, model)
-        return _tagged(segments, language, offset), info
+        return _tagged(windows, language, offset), info
 
-    def _pieces(self, samples: np.ndarray, opts: TranscribeOptions) -> tuple[Iterator[Segment], TranscriptionInfo]:
+    def _pieces(self, samples: np.ndarray, opts: TranscribeOptions) -> tuple[Iterator[WindowResult], TranscriptionInfo]:
         cuts = quiet_cuts(samples)
         bounds = list(zip(cuts, [*cuts[1:], len(samples)], strict=True))
         first, info = self._one(samples[bounds[0][0] : bounds[0][1]], opts, 0.0)
         info = replace(info, duration=len(samples) / SAMPLE_RATE, model=str(self.table))
 
-        def segments() -> Iterator[Segment]:
+        def windows() -> Iterator[WindowResult]:
             seg_id = 0
             for k, (lo, hi) in enumerate(bounds):
                 part = first if k == 0 else self._one(samples[lo:hi], opts, lo / SAMPLE_RATE)[0]
-                for seg in part:
-                    yield replace(seg, id=seg_id)
-                    seg_id += 1
+                for w in part:
+                    segs = tuple(replace(seg, id=seg_id + i) for i, seg in enumerate(w.segments))
+                    seg_id += len(segs)
+                    yield replace(w, segments=segs)
 
-        return segments(), info
+        return windows(), info
 
 
 def _plain(opts: TranscribeOptions) -> TranscribeOptions:
@@ -235,13 +251,21 @@ def _plain(opts: TranscribeOptions) -> TranscribeOptions:
     return TranscribeOptions(**{k: getattr(opts, k) for k in TranscribeOptions.__dataclass_fields__})
 
 
-def _tagged(segments: Iterator[Segment], language: str, offset: float) -> Iterator[Segment]:
-    for seg in segments:
-        words = seg.words
-        if offset and words:
-            words = tuple(replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3)) for w in words)
-        yield replace(
-            seg, start=round(seg.start + offset, 3), end=round(seg.end + offset, 3), words=words, language=language
+def _shift(seg: Segment, language: str, offset: float) -> Segment:
+    words = seg.words
+    if offset and words:
+        words = tuple(replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3)) for w in words)
+    return replace(
+        seg, start=round(seg.start + offset, 3), end=round(seg.end + offset, 3), words=words, language=language
+    )
+
+
+def _tagged(windows: Iterator[WindowResult], language: str, offset: float) -> Iterator[WindowResult]:
+    for w in windows:
+        yield WindowResult(
+            round(w.start + offset, 3),
+            round(w.end + offset, 3),
+            tuple(_shift(seg, language, offset) for seg in w.segments),
         )
 
 

@@ -13,7 +13,7 @@ import pytest
 from edge_asr.constants import SAMPLE_RATE
 from edge_asr.errors import ConfigError
 from edge_asr.options import EngineOptions, TranscribeOptions
-from edge_asr.results import Segment, TranscriptionInfo
+from edge_asr.results import Segment, TranscriptionInfo, WindowResult
 from edge_asr.routing import RoutedOptions, RoutedTranscriber, RouteTable, load_router, quiet_cuts, routed_options
 
 LOUD = 0.3  # amplitude of the scripted "speech"
@@ -42,13 +42,19 @@ class Scripted:
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions | None = None
                    ) -> tuple[Iterator[Segment], TranscriptionInfo]:
+        windows, info = self.transcribe_windows(audio, options)
+        return (s for w in windows for s in w.segments), info
+
+    def transcribe_windows(self, audio: np.ndarray, options: TranscribeOptions | None = None, *,
+                           max_duration: float | None = None) -> tuple[Iterator[WindowResult], TranscriptionInfo]:
         opts = options or TranscribeOptions()
         if not self.multilingual and (opts.task == "translate" or opts.language not in (None, "en")):
             raise ConfigError(f"{self.model} is English-only")
         self.calls.append((len(audio), opts))
         duration = len(audio) / SAMPLE_RATE
         info = TranscriptionInfo(opts.language or "en", 1.0, duration, opts, self.model)
-        return iter([Segment(0, 0.0, duration, f" {self.model}:{opts.language}:{opts.task}")]), info
+        seg = Segment(0, 0.0, duration, f" {self.model}:{opts.language}:{opts.task}")
+        return iter([WindowResult(0.0, duration, (seg,))]), info
 
 
 def _router(spec: str = "en=tiny.en,*=base") -> tuple[RoutedTranscriber, Scripted, Scripted]:

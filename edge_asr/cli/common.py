@@ -59,6 +59,8 @@ def add_decode_args(p: argparse.ArgumentParser) -> None:
         help="long mixed-language files: cut at pauses into pieces of at most 30 s and detect (and route) the "
         "language of each piece",
     )
+    g.add_argument("--vad", action="store_true",
+                   help="decode only the speech Silero VAD finds (long silences skipped; needs edge-asr[live])")
 
 
 def engine_options(a: argparse.Namespace) -> EngineOptions:
@@ -95,6 +97,7 @@ def _plain_transcribe_options(a: argparse.Namespace) -> TranscribeOptions:
         temperatures=tuple(a.temperature),
         short_clip=not a.no_short_clip,
         condition_on_previous_text=not a.no_condition,
+        vad_filter=a.vad,
     )
 
 
@@ -150,6 +153,9 @@ def standalone_main(
     argv: Sequence[str] | None = None,
 ) -> int:
     """`python -m edge_asr.<shell>`: one subcommand's parser and runner without the rest of the CLI."""
+    from ..memory import tune_allocator
+
+    tune_allocator()
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     add_arguments(parser)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import EdgeAsrError
+from ..memory import tune_allocator
 from .common import human_error, setup_logging
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    tune_allocator()
     from .bench import FRONT_END_BENCHES, run_front_end
 
     # `edge-asr bench live|daemon|gui ...`: those benchmarks parse their own options.
