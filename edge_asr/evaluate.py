@@ -271,3 +271,24 @@ def looks_english(text: str) -> bool:
     words = normalize(text, "en").split()
     hits = sum(w in _ENGLISH_WORDS for w in words)
     return bool(words) and hits >= 1 and hits / len(words) >= ENGLISH_MIN_FUNCTION_WORDS
+
+
+def print_group_table(
+    manifests: Mapping[Path, list[Clip]], scores: list[Score], out: Callable[[str], None] = print
+) -> None:
+    """Per language group (CER for zh/ja/ko, MER for code-switch, WER otherwise) and system, over all manifests:
+    the figures to read when clips are not English (the WER table above counts a CJK sentence as one word)."""
+    systems = list(dict.fromkeys(s.system for s in scores))
+    by_system: dict[str, tuple[list[Clip], list[str]]] = {name: ([], []) for name in systems}
+    for s in scores:
+        clips = next(c for m, c in manifests.items() if (m.parent.name or str(m)) == s.manifest)
+        by_system[s.system][0].extend(clips)
+        by_system[s.system][1].extend(s.hypotheses)
+    table = {name: group_scores(*by_system[name]) for name in systems}
+    first = table[systems[0]]
+    out("")
+    out(f"| {'language group':22s} | {'clips':>5s} | " + " | ".join(f"{n[:40]:>40s}" for n in systems) + " |")
+    out(f"|{'-' * 24}|{'-' * 7}|" + "|".join("-" * 42 for _ in systems) + "|")
+    for i, g in enumerate(first):
+        cells = " | ".join(f"{100 * table[n][i].rate:39.2f} %" for n in systems)
+        out(f"| {g.group[:22]:22s} | {g.clips:5d} | {cells} |")
