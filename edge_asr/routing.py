@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -284,3 +284,17 @@ def load_router(
     for name in table.models:
         loaded[name] = load(replace(options, model=name, routes=""))
     return RoutedTranscriber(table, loaded)
+
+
+SUGGESTED_ROUTES = "en=tiny.en,*=base"  # English to the fast model, every other language to base
+
+
+def suggested_routes(installed: Iterable[str] | None = None) -> str:
+    """The route table a settings screen can offer: ``en=tiny.en,*=base`` when both models are installed, else ""
+    (a single model). ``installed`` defaults to what ``engine.list_models()`` reports as installed."""
+    if installed is None:
+        from .engine import list_models
+
+        installed = [m.name for m in list_models() if m.installed]
+    names = set(installed)
+    return SUGGESTED_ROUTES if set(RouteTable.parse(SUGGESTED_ROUTES).models) <= names else ""

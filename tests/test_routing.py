@@ -166,3 +166,11 @@ def test_load_router_loads_each_model_once_with_the_engine_settings() -> None:
     router = load_router(EngineOptions(routes="en=tiny.en,*=base,zh=base", threads=3), loader=loader)
     assert [o.model for o in seen] == ["tiny.en", "base"] and all(o.threads == 3 and not o.routes for o in seen)
     assert router.detector_name == "base" and router.is_multilingual and router.models == ("tiny.en", "base")
+
+
+def test_suggested_routes_need_both_models() -> None:
+    from edge_asr.routing import suggested_routes
+
+    assert suggested_routes(["tiny.en", "base"]) == "en=tiny.en,*=base"
+    assert suggested_routes(["tiny.en"]) == ""
+    assert RouteTable.parse(suggested_routes(["tiny.en", "base"])).model_for("de") == "base"
