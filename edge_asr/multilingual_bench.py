@@ -66,12 +66,12 @@ def _ours(engine: EngineOptions) -> System:
     return System(f"edge-asr {tr.name}", detect, run)
 
 
-def _faster_whisper(folder: Path, threads: int) -> System | None:
+def _faster_whisper(folder: Path, threads: int, compute_type: str = "int8") -> System | None:
     try:
         import faster_whisper
     except ImportError:
         return None
-    m = faster_whisper.WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
+    m = faster_whisper.WhisperModel(str(folder), device="cpu", compute_type=compute_type, cpu_threads=threads)
 
     def detect(samples: np.ndarray, seconds: float) -> tuple[str, float, list[tuple[str, float]]]:
         # faster-whisper always encodes a full 30-s window; the audio it gets is cut to the same length as ours.
@@ -81,7 +81,7 @@ def _faster_whisper(folder: Path, threads: int) -> System | None:
         segs, _ = m.transcribe(samples, task=task, beam_size=1, vad_filter=False)
         return "".join(s.text for s in segs).strip()
 
-    return System(f"faster-whisper {faster_whisper.__version__} int8", detect, run)
+    return System(f"faster-whisper {faster_whisper.__version__} {compute_type}", detect, run)
 
 
 def measure(systems: list[System], clips: list[Clip], windows: Sequence[float], repeats: int) -> None:
@@ -206,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--repeats", type=int, default=3, help="detections per clip and window for the timing median")
     p.add_argument("--vs", choices=["faster-whisper"], default=None, help="also run this peer, interleaved")
+    p.add_argument(
+        "--peer-compute-type",
+        choices=["int8", "float32"],
+        default="int8",
+        help="faster-whisper's precision (float32: the weights unquantized, a control for quantization noise)",
+    )
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object too")
     a = p.parse_args(argv)
     if a.repeats < 1 or a.threads < 1 or any(w <= 0 for w in a.windows):
@@ -222,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         assert src.path is not None
         # faster-whisper needs one model.bin: a joined copy exists only while it loads (CTranslate2 reads it whole).
         with joined_folder(src.path) as folder:
-            peer = _faster_whisper(folder, a.threads)
+            peer = _faster_whisper(folder, a.threads, a.peer_compute_type)
         if peer is None:
             print("faster-whisper is not installed (pip install 'edge-asr[bench]'): comparison skipped")
         else:
