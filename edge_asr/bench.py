@@ -31,8 +31,8 @@ COLD_START_CLIP = 5.0  # s of audio for the cold-start measurement
 _FW_SCRIPT = """
 import sys, faster_whisper
 m = faster_whisper.WhisperModel(sys.argv[1], device="cpu", compute_type="int8", cpu_threads=int(sys.argv[2]))
-for p in sys.argv[3:]:
-    segs, info = m.transcribe(p, beam_size=1, language="en", vad_filter=False)
+for p in sys.argv[4:]:
+    segs, info = m.transcribe(p, beam_size=1, language=sys.argv[3] or None, vad_filter=False)
     print("".join(s.text for s in segs).strip())
 """
 _COLD_SCRIPT = """
@@ -83,7 +83,7 @@ class SystemRuns:
     texts: list[str] = field(default_factory=list)
 
 
-def _ours(engine: EngineOptions) -> tuple[Callable[[Path], str], SystemRuns, TimedRuntime]:
+def _ours(engine: EngineOptions, language: str | None) -> tuple[Callable[[Path], str], SystemRuns, TimedRuntime]:
     from .engine import load_transcriber
     from .transcribe import WhisperTranscriber
 
@@ -94,7 +94,7 @@ def _ours(engine: EngineOptions) -> tuple[Callable[[Path], str], SystemRuns, Tim
     timed = TimedRuntime(tr.runtime)
     tr.runtime = timed
     tr.decoder.rt = timed
-    opts = TranscribeOptions()
+    opts = TranscribeOptions(language=language if tr.is_multilingual else None)
 
     def run(p: Path) -> str:
         segs, _ = tr.transcribe(p, opts)
@@ -103,30 +103,37 @@ def _ours(engine: EngineOptions) -> tuple[Callable[[Path], str], SystemRuns, Tim
     return run, runs, timed
 
 
-def faster_whisper_runner(model: str, threads: int) -> tuple[str, Callable[[Path], str]] | None:
+def faster_whisper_runner(
+    model: str, threads: int, language: str | None = None
+) -> tuple[str, Callable[[Path], str]] | None:
     """faster-whisper int8 on the same CTranslate2 weights as ``model``, in its default long-form mode (timestamps
-    and condition_on_previous_text on, no VAD), greedy; None when it is not installed."""
+    and condition_on_previous_text on, no VAD), greedy; None when it is not installed. ``language`` None: English
+    for an English-only model, detected by faster-whisper for a multilingual one."""
     from .export.registry import resolve
+    from .weights.split import joined_folder
 
     try:
         import faster_whisper
     except ImportError:
         return None
-    source = resolve(model).path
-    if source is None:
+    src = resolve(model)
+    if src.path is None:
         return None
-    m = faster_whisper.WhisperModel(str(source), device="cpu", compute_type="int8", cpu_threads=threads)
+    fixed = language or (None if src.multilingual else "en")
+    # A split source (Whisper base) is joined only while CTranslate2 loads it: it reads model.bin whole.
+    with joined_folder(src.path) as folder:
+        m = faster_whisper.WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
 
     def run(p: Path) -> str:
-        segs, _ = m.transcribe(str(p), beam_size=1, language="en", vad_filter=False)
+        segs, _ = m.transcribe(str(p), beam_size=1, language=fixed, vad_filter=False)
         return "".join(s.text for s in segs).strip()
 
     return f"faster-whisper {faster_whisper.__version__} int8", run
 
 
-def _faster_whisper(model: str, threads: int) -> tuple[Callable[[Path], str], SystemRuns] | None:
+def _faster_whisper(model: str, threads: int, language: str | None) -> tuple[Callable[[Path], str], SystemRuns] | None:
     t = time.perf_counter()
-    peer = faster_whisper_runner(model, threads)
+    peer = faster_whisper_runner(model, threads, language)
     if peer is None:
         return None
     name, run = peer
@@ -180,14 +187,41 @@ def run_benchmark(
     out: Callable[[str], None] = print,
 ) -> None:
     from .export.registry import resolve
+    from .weights.split import joined_folder
 
+    src = resolve(engine.model)
+    ct2 = src.path is not None and src.path.is_dir() and (src.path / "config.json").is_file()
+    if vs_faster_whisper and not ct2:
+        out(f"{engine.model} is not an installed CTranslate2 checkpoint (faster-whisper needs one): comparison skipped")
+    if vs_faster_whisper and ct2 and src.path is not None:
+        # faster-whisper reads one model.bin: a split source is joined for the run and deleted afterwards
+        with joined_folder(src.path) as folder:
+            _run_benchmark(clips, engine, repeats, folder, processes, out)
+    else:
+        _run_benchmark(clips, engine, repeats, None, processes, out)
+
+
+def _clip_language(clips: list[Clip]) -> str | None:
+    """The language every clip shares, given to both systems; None (both detect) for a mixed set."""
+    languages = {c.language for c in clips}
+    return languages.pop() if len(languages) == 1 else None
+
+
+def _run_benchmark(
+    clips: list[Clip],
+    engine: EngineOptions,
+    repeats: int,
+    fw_dir: Path | None,
+    processes: bool,
+    out: Callable[[str], None],
+) -> None:
+    language = _clip_language(clips)
     audio_s = sum(len(decode_audio(c.path)) for c in clips) / SAMPLE_RATE
     out(f"{len(clips)} clips, {audio_s:.1f} s of audio, {engine.threads} threads, {repeats} interleaved repeats")
-    ours_fn, ours, timed = _ours(engine)
+    ours_fn, ours, timed = _ours(engine, language)
     systems: list[tuple[Callable[[Path], str], SystemRuns]] = [(ours_fn, ours)]
-    fw_dir = resolve("tiny.en").path
-    if vs_faster_whisper:
-        fw = _faster_whisper(engine.model, engine.threads) if fw_dir else None
+    if fw_dir is not None:
+        fw = _faster_whisper(engine.model, engine.threads, language)
         if fw is None:
             out("faster-whisper is not installed (pip install faster-whisper): comparison skipped")
         else:
@@ -226,8 +260,9 @@ def run_benchmark(
             f"steady-state speed-up vs faster-whisper: {_med(fw_runs.wall) / _med(ours.wall):.2f}x "
             f"(median of {repeats} interleaved passes)"
         )
+    out(_model_sizes(engine, fw_dir))
     if processes:
-        _whole_process(clips, engine, repeats, len(systems) > 1, fw_dir, out)
+        _whole_process(clips, engine, repeats, len(systems) > 1, fw_dir, language, out)
 
 
 def _whole_process(
@@ -236,14 +271,17 @@ def _whole_process(
     repeats: int,
     with_fw: bool,
     fw_dir: Path | None,
+    language: str | None,
     out: Callable[[str], None],
 ) -> None:
     paths = [str(c.path) for c in clips]
     cache = ["--cache-dir", engine.cache_dir] if engine.cache_dir else []
     with tempfile.TemporaryDirectory() as tmp:
         flags = ["-q", "-o", tmp, "--model", engine.model, "--threads", str(engine.threads), *cache]
+        if language and resolve_multilingual(engine.model):
+            flags += ["--language", language]
         ours_cmd = ["-m", "edge_asr", "transcribe", *paths, *flags]
-        fw_cmd = [_FW_SCRIPT, str(fw_dir), str(engine.threads), *paths]
+        fw_cmd = [_FW_SCRIPT, str(fw_dir), str(engine.threads), language or "", *paths]
         walls: dict[str, list[float]] = {"edge-asr": [], "faster-whisper": []}
         rss: dict[str, float] = {"edge-asr": 0.0, "faster-whisper": 0.0}
         for r in range(repeats):
@@ -275,3 +313,21 @@ def _whole_process(
             f"  cold start (process start -> first segment of a {COLD_START_CLIP:.0f}-s clip): "
             f"median {_med(colds):.2f} s"
         )
+
+
+def resolve_multilingual(model: str) -> bool:
+    from .export.registry import resolve
+
+    return resolve(model).multilingual
+
+
+def _model_sizes(engine: EngineOptions, fw_dir: Path | None) -> str:
+    """On-disk sizes: our INT8 build and the CTranslate2 checkpoint faster-whisper loads (quantized on load)."""
+    from .export.build import ensure_model
+
+    built = ensure_model(engine.model, engine.cache_dir)
+    text = f"model files: edge-asr INT8 {built.size_bytes / MIB:.1f} MiB"
+    if fw_dir is not None:
+        ct2 = sum(p.stat().st_size for p in Path(fw_dir).iterdir() if p.is_file())
+        text += f", faster-whisper's CTranslate2 float16 checkpoint {ct2 / MIB:.1f} MiB (int8 in memory)"
+    return text

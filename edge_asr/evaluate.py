@@ -108,3 +108,187 @@ def print_table(scores: list[Score], out: Callable[[str], None] = print) -> None
     out(f"|{'-' * 18}|{'-' * 58}|{'-' * 7}|{'-' * 8}|{'-' * 9}|")
     for s in scores:
         out(f"| {s.manifest[:16]:16s} | {s.system[:56]:56s} | {s.clips:5d} | {100 * s.wer:6.2f} | {s.seconds:7.1f} |")
+
+
+# ---- non-English scoring: character/mixed error rates and language groups --------------------------------------
+# Chinese, Japanese and Korean are scored by character error rate (CER; no word boundaries, or ones that vary
+# between transcribers), a code-switch clip such as "zh+en" by mixed error rate (MER: each CJK character and each
+# other word is one token), every other language by WER. Text is normalised first by Whisper's basic
+# (multilingual) normalizer, and Chinese additionally to simplified characters with OpenCC, so that a transcript
+# in traditional characters is not counted wrong for its script.
+CJK_LANGUAGES = frozenset({"zh", "ja", "ko", "yue"})
+_CJK_RANGES = (
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x2E80, 0x9FFF),  # CJK radicals, kana, CJK unified ideographs
+    (0xAC00, 0xD7AF),  # Hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width katakana
+    (0x20000, 0x2FA1F),  # CJK extensions
+)
+
+
+def _is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return any(lo <= o <= hi for lo, hi in _CJK_RANGES)
+
+
+def _languages(language: str) -> list[str]:
+    return [p.strip().lower() for p in language.split("+") if p.strip()]
+
+
+def metric_for(language: str) -> str:
+    """"cer" (zh, ja, ko), "mer" (a code-switch tag with a CJK language, e.g. "zh+en") or "wer"."""
+    parts = _languages(language)
+    if any(p in CJK_LANGUAGES for p in parts):
+        return "cer" if len(parts) == 1 else "mer"
+    return "wer"
+
+
+def language_group(language: str) -> str:
+    """The row a clip is reported under: English, each CJK language, code-switch, or other languages."""
+    parts = _languages(language)
+    if len(parts) > 1:
+        return "code-switch (MER)"
+    if parts and parts[0] in CJK_LANGUAGES:
+        return f"{parts[0]} (CER)"
+    if parts == ["en"]:
+        return "en (WER)"
+    return "other languages (WER)"
+
+
+@lru_cache(maxsize=1)
+def _to_simplified() -> Callable[[str], str]:
+    try:
+        import opencc
+    except ImportError:
+        raise ConfigError(
+            "scoring Chinese needs OpenCC (traditional -> simplified characters): pip install opencc "
+            "(part of pip install 'edge-asr[bench]')"
+        ) from None
+    return opencc.OpenCC("t2s").convert  # type: ignore[no-any-return]
+
+
+def normalize_multilingual(text: str, language: str) -> str:
+    """Whisper's basic normalizer (lower case, symbols and punctuation removed, NFKC), Chinese simplified."""
+    if language == "en":
+        return normalize(text, "en")
+    out = _basic_normalizer()(text)
+    if "zh" in _languages(language) or "yue" in _languages(language):
+        out = _to_simplified()(out)
+    return " ".join(out.split())
+
+
+def score_tokens(text: str, language: str) -> list[str]:
+    """The units an error rate counts for ``language``: characters (CER), CJK characters and other words (MER),
+    or words (WER), after normalisation."""
+    norm = normalize_multilingual(text, language)
+    metric = metric_for(language)
+    if metric == "wer":
+        return norm.split()
+    if metric == "cer":
+        return [c for c in norm if not c.isspace()]
+    tokens: list[str] = []
+    for word in norm.split():
+        run = ""
+        for c in word:
+            if _is_cjk(c):
+                if run:
+                    tokens.append(run)
+                    run = ""
+                tokens.append(c)
+            else:
+                run += c
+        if run:
+            tokens.append(run)
+    return tokens
+
+
+def error_counts(reference: str, hypothesis: str, language: str) -> tuple[int, int]:
+    """(edit distance, reference length) in the units of ``metric_for(language)``."""
+    import jiwer
+
+    ref, hyp = score_tokens(reference, language), score_tokens(hypothesis, language)
+    if not ref:
+        return len(hyp), 0
+    if not hyp:
+        return len(ref), len(ref)
+    out = jiwer.process_words(" ".join(ref), " ".join(hyp))
+    return out.substitutions + out.deletions + out.insertions, len(ref)
+
+
+def error_rate(references: Iterable[str], hypotheses: Iterable[str], languages: Iterable[str]) -> float:
+    """Corpus error rate (edits / reference units) with each clip scored in its language's units."""
+    edits = units = 0
+    for r, h, lang in zip(references, hypotheses, languages, strict=True):
+        e, n = error_counts(r, h, lang)
+        edits, units = edits + e, units + n
+    return edits / units if units else 0.0
+
+
+@dataclass(frozen=True)
+class GroupScore:
+    group: str
+    metric: str
+    clips: int
+    edits: int
+    units: int
+
+    @property
+    def rate(self) -> float:
+        return self.edits / self.units if self.units else 0.0
+
+
+def group_scores(clips: Iterable[Clip], hypotheses: Iterable[str]) -> list[GroupScore]:
+    """Error rates per language group (corpus-level within a group), in order of first appearance."""
+    acc: dict[str, list[int]] = {}
+    metric: dict[str, str] = {}
+    for clip, hyp in zip(clips, hypotheses, strict=True):
+        g = language_group(clip.language)
+        e, n = error_counts(clip.reference, hyp, clip.language)
+        a = acc.setdefault(g, [0, 0, 0])
+        a[0], a[1], a[2] = a[0] + 1, a[1] + e, a[2] + n
+        metric[g] = metric_for(clip.language)
+    return [GroupScore(g, metric[g], c, e, n) for g, (c, e, n) in acc.items()]
+
+
+# The most frequent English function words: a translation into English contains some of them, a transcript in
+# German, Spanish, French, Italian or Portuguese (or in a non-Latin script) next to none.
+_ENGLISH_FUNCTION_WORDS = (
+    "the of and to in is was that it for on with as by at this be are were from his her he she they we you "
+    "i not but or have has had which an will would their its there what been one all can also who more"
+)
+_ENGLISH_WORDS = frozenset(_ENGLISH_FUNCTION_WORDS.split())
+ENGLISH_MIN_LATIN = 0.9  # share of letters that must be ASCII
+ENGLISH_MIN_FUNCTION_WORDS = 0.15  # share of words that must be frequent English function words
+
+
+def looks_english(text: str) -> bool:
+    """True when ``text`` reads as English: mostly ASCII letters and a normal share of English function words
+    (a check that ``--task translate`` produced English; no reference translation is needed)."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters or sum(c.isascii() for c in letters) / len(letters) < ENGLISH_MIN_LATIN:
+        return False
+    words = normalize(text, "en").split()
+    hits = sum(w in _ENGLISH_WORDS for w in words)
+    return bool(words) and hits >= 1 and hits / len(words) >= ENGLISH_MIN_FUNCTION_WORDS
+
+
+def print_group_table(
+    manifests: Mapping[Path, list[Clip]], scores: list[Score], out: Callable[[str], None] = print
+) -> None:
+    """Per language group (CER for zh/ja/ko, MER for code-switch, WER otherwise) and system, over all manifests:
+    the figures to read when clips are not English (the WER table above counts a CJK sentence as one word)."""
+    systems = list(dict.fromkeys(s.system for s in scores))
+    by_system: dict[str, tuple[list[Clip], list[str]]] = {name: ([], []) for name in systems}
+    for s in scores:
+        clips = next(c for m, c in manifests.items() if (m.parent.name or str(m)) == s.manifest)
+        by_system[s.system][0].extend(clips)
+        by_system[s.system][1].extend(s.hypotheses)
+    table = {name: group_scores(*by_system[name]) for name in systems}
+    first = table[systems[0]]
+    out("")
+    out(f"| {'language group':22s} | {'clips':>5s} | " + " | ".join(f"{n[:40]:>40s}" for n in systems) + " |")
+    out(f"|{'-' * 24}|{'-' * 7}|" + "|".join("-" * 42 for _ in systems) + "|")
+    for i, g in enumerate(first):
+        cells = " | ".join(f"{100 * table[n][i].rate:39.2f} %" for n in systems)
+        out(f"| {g.group[:22]:22s} | {g.clips:5d} | {cells} |")

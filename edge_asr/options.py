@@ -78,6 +78,7 @@ class EngineOptions:
     cache_dir: str | None = None  # None: the per-user cache directory
     low_memory: bool = True  # disable the CPU memory arena (about -120 MB peak RSS for ~10 % time)
     quantization: str = "dynamic"  # dynamic (default) | static: the calibrated QDQ ONNX build, for NPUs
+    routes: str = ""  # language routing, e.g. "en=tiny.en,*=base" (edge_asr.routing); "" = just ``model``
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -92,6 +93,10 @@ class EngineOptions:
             raise ConfigError("thread counts must be at least 1")
         if not self.model:
             raise ConfigError("model must not be empty")
+        if self.routes.strip():
+            from .routing import RouteTable
+
+            RouteTable.parse(self.routes)  # raises ConfigError naming the bad route
 
 
 def option_names(cls: type) -> list[str]:

@@ -28,6 +28,7 @@ class Segment:
     no_speech_prob: float = 0.0
     temperature: float = 0.0
     words: tuple[Word, ...] | None = None
+    language: str | None = None  # set when languages are detected per piece (routing, mixed-language files)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -19,6 +19,7 @@ from .constants import (
     ENCODER_STRIDE,
     FRAMES_PER_SECOND,
     HOP_LENGTH,
+    LANGUAGE_DETECT_SECONDS,
     N_FRAMES,
     SAMPLE_RATE,
     SHORT_CLIP_MIN_CONTEXT,
@@ -127,16 +128,22 @@ class WhisperTranscriber:
         order = np.argsort(-lp)
         return [(self.tok.language_codes[i], float(np.exp(lp[i]))) for i in order]
 
-    def _detect(self, buf: SampleBuffer) -> list[tuple[str, float]]:
-        buf.fill_to(N_FRAMES * HOP_LENGTH + HOP_LENGTH)
-        content = min(N_FRAMES, buf.end // HOP_LENGTH)
-        return self._language_probs(self._encode(buf, 0, content, N_FRAMES))
+    def _detect(self, buf: SampleBuffer, seconds: float = LANGUAGE_DETECT_SECONDS) -> list[tuple[str, float]]:
+        """Language probabilities from the first ``seconds`` of audio through the short-clip encoder: a few
+        seconds decide the language as well as a whole 30-s window (multilingual-dev: same accuracy, a wider
+        margin than 3 s), at a fraction of the encoder time."""
+        wanted = min(N_FRAMES, max(1, int(seconds * FRAMES_PER_SECOND)))
+        buf.fill_to(wanted * HOP_LENGTH + HOP_LENGTH)
+        content = max(1, min(wanted, buf.end // HOP_LENGTH))
+        return self._language_probs(self._encode(buf, 0, content, short_clip_frames(content)))
 
-    def detect_language(self, audio: AudioInput) -> tuple[str, float, list[tuple[str, float]]]:
+    def detect_language(
+        self, audio: AudioInput, seconds: float = LANGUAGE_DETECT_SECONDS
+    ) -> tuple[str, float, list[tuple[str, float]]]:
         if not self.is_multilingual:
             return "en", 1.0, [("en", 1.0)]
         blocks, _ = audio_blocks(audio)
-        probs = self._detect(SampleBuffer(blocks))
+        probs = self._detect(SampleBuffer(blocks), seconds)
         return probs[0][0], probs[0][1], probs
 
     # ---- transcription ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """`edge-asr bench FILES|MANIFEST`: speed and memory figures, optionally against faster-whisper.
-`edge-asr bench live|daemon|soak|gui ...` runs the benchmark of that front end."""
+`edge-asr bench live|daemon|soak|gui|multilingual ...` runs the benchmark of that front end (multilingual:
+language identification, transcription and translation against faster-whisper)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ FRONT_END_BENCHES = {
     "daemon": ("edge_asr.daemon.bench", "main"),
     "soak": ("edge_asr.daemon.soak", "main"),
     "gui": ("edge_asr.gui.bench", "main"),
+    "multilingual": ("edge_asr.multilingual_bench", "main"),
 }
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "bench",
-        help="speed/memory figures on audio files (or: bench live|daemon|soak|gui)",
+        help="speed/memory figures on audio files (or: bench live|daemon|soak|gui|multilingual)",
         description="Print audio seconds, wall and CPU seconds, real-time factor, encoder/decoder split, load time, "
         "peak RSS and cold start; with --vs faster-whisper, the same for faster-whisper int8 on the same clips, "
         "interleaved, and the ratio. `edge-asr bench live|daemon|soak|gui --help` for the front-end benchmarks.",

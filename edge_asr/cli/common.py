@@ -39,6 +39,13 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int, default=None, help="encoder threads (default: up to 4, one per core)")
     g.add_argument("--decoder-threads", type=int, default=None, help="decoder-step threads (default: as --threads)")
     g.add_argument("--cache-dir", default=None, help="where built INT8 models are kept (default: the per-user cache)")
+    g.add_argument(
+        "--route",
+        default=None,
+        metavar="SPEC",
+        help="language routing instead of --model, e.g. 'en=tiny.en,*=base': the language (--language, else "
+        "detected on the first seconds by the multilingual model) picks the model",
+    )
 
 
 def add_decode_args(p: argparse.ArgumentParser) -> None:
@@ -58,6 +65,12 @@ def add_decode_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--no-short-clip", action="store_true", help="always encode full 30-s windows (slower)")
     g.add_argument("--no-condition", action="store_true", help="do not condition on the previous window's text")
+    g.add_argument(
+        "--redetect-language",
+        action="store_true",
+        help="long mixed-language files: cut at pauses into pieces of at most 30 s and detect (and route) the "
+        "language of each piece",
+    )
     g.add_argument("--vad", action="store_true",
                    help="decode only the speech Silero VAD finds (long silences skipped; needs edge-asr[live])")
 
@@ -66,6 +79,11 @@ def engine_options(a: argparse.Namespace) -> EngineOptions:
     kw = {"model": a.model, "backend": a.backend, "device": a.device, "cache_dir": a.cache_dir}
     if getattr(a, "quant", "dynamic") != "dynamic":
         kw["quantization"] = a.quant
+    routes = getattr(a, "route", None)
+    if not routes and getattr(a, "redetect_language", False):
+        routes = f"*={a.model}"  # per-piece detection runs in the router, here over the one model
+    if routes:
+        kw["routes"] = routes
     if a.threads is not None:
         kw["threads"] = a.threads
     if a.decoder_threads is not None or a.threads is not None:
@@ -74,6 +92,15 @@ def engine_options(a: argparse.Namespace) -> EngineOptions:
 
 
 def transcribe_options(a: argparse.Namespace) -> TranscribeOptions:
+    opts = _plain_transcribe_options(a)
+    if getattr(a, "redetect_language", False):
+        from ..routing import routed_options
+
+        return routed_options(opts, redetect=True)
+    return opts
+
+
+def _plain_transcribe_options(a: argparse.Namespace) -> TranscribeOptions:
     return TranscribeOptions(
         language=a.language,
         task=a.task,

@@ -58,4 +58,8 @@ def run(args: argparse.Namespace) -> int:
         systems[name] = lambda clip: fn(clip.path)
     scores = evaluate(manifests, systems, per_clip=print if args.per_clip else None)
     print_table(scores)
+    if any(c.language != "en" for clips in manifests.values() for c in clips):
+        from ..evaluate import print_group_table
+
+        print_group_table(manifests, scores)
     return 0

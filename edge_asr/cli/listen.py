@@ -77,6 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     e.add_argument("--compute-device", default="auto", help="auto, cpu or an execution provider (default: auto)")
     e.add_argument("--threads", type=int, default=None, help="encoder/decoder threads (default: up to 4)")
     e.add_argument("--cache-dir", default=None, help="where built INT8 models are kept")
+    e.add_argument("--route", default="", metavar="SPEC",
+                   help="language routing instead of --model, e.g. 'en=tiny.en,*=base' (each utterance is detected)")
     p.set_defaults(func=run_listen)
 
 
@@ -202,6 +204,7 @@ def run_listen(args: argparse.Namespace) -> int:
     decode = transcribe_options(args)
     source = make_source(options, None if args.file is None else str(args.file))  # fails fast on a bad device/file
     engine = EngineOptions(model=args.model, backend=args.backend, device=args.compute_device, cache_dir=args.cache_dir,
+                           routes=args.route,
                            **({"threads": args.threads, "decoder_threads": args.threads} if args.threads else {}))
     transcriber = load_transcriber(engine, build_progress(sys.stderr.isatty() and not args.quiet))
     view = TerminalView(sys.stdout, args.quiet)

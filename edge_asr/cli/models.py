@@ -59,10 +59,13 @@ def run_list(args: argparse.Namespace) -> int:
     from ..engine import list_models
     from ..export.build import cache_root, cache_size
 
+    print(f"{'model':10s} {'state':13s} {'languages':12s} {'checkpoint':>10s} {'INT8':>9s}  description")
     for m in list_models(args.cache_dir):
         state = "built" if m.built else "installed" if m.installed else "not installed"
-        langs = "multilingual" if m.multilingual else "English"
-        print(f"{m.name:10s} {state:13s} {langs:12s} {m.description}")
+        langs = f"{m.languages} languages" if m.multilingual else "English"
+        src = f"{m.source_bytes / MIB:.1f} MiB" if m.source_bytes is not None else "-"
+        built = f"{m.built_bytes / MIB:.1f} MiB" if m.built_bytes is not None else "-"
+        print(f"{m.name:10s} {state:13s} {langs:12s} {src:>10s} {built:>9s}  {m.description}")
         if not m.installed and m.install_hint:
             print(f"{'':10s} -> {m.install_hint}")
     print(f"cache: {cache_root(args.cache_dir)} ({cache_size(args.cache_dir) / MIB:.1f} MiB)")

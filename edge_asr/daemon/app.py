@@ -106,11 +106,6 @@ def create_app(daemon: DaemonState) -> ASGIApp:
     async def metrics() -> Response:
         return Response(daemon.metrics.render(), media_type=CONTENT_TYPE)
 
-    @app.get("/v1/models", summary="The loaded model, OpenAI list shape")
-    async def models() -> dict[str, Any]:
-        data = [{"id": daemon.model_name, "object": "model", "owned_by": "edge-asr"}] if daemon.model_name else []
-        return {"object": "list", "data": data}
-
     @app.get("/v1/live", summary="Live microphone events as Server-Sent Events (WebSocket on the same path)")
     async def live_sse(types: str | None = None) -> StreamingResponse:
         hub = daemon.hub

@@ -130,6 +130,7 @@ class ModelConfig:
     threads: int = 0  # 0: one per core, up to 4 (EngineOptions' default)
     decoder_threads: int = 0
     cache_dir: str | None = None
+    routes: str = ""  # language routing, e.g. "en=tiny.en,*=base" (edge_asr.routing); "" = just name
 
     def __post_init__(self) -> None:
         if self.threads < 0 or self.decoder_threads < 0:
@@ -138,7 +139,7 @@ class ModelConfig:
 
     def engine_options(self) -> EngineOptions:
         kw: dict[str, Any] = {"model": self.name, "backend": self.backend, "device": self.device,
-                              "cache_dir": self.cache_dir}
+                              "cache_dir": self.cache_dir, "routes": self.routes}
         if self.threads:
             kw["threads"] = self.threads
         if self.decoder_threads:

@@ -46,6 +46,8 @@ DOCS: dict[str, str] = {
     "model.threads": "encoder threads (0: one per core, up to 4)",
     "model.decoder_threads": "decoder-step threads (0: one per core, up to 4)",
     "model.cache_dir": "where built INT8 models are kept (default: the per-user cache)",
+    "model.routes": "language routing, e.g. \"en=tiny.en,*=base\": the language (requested, else detected on the "
+                    "first seconds by a multilingual model) picks the model; empty: model.name for everything",
     "decoding.language": "language code (multilingual models; default: detect)",
     "decoding.beam_size": "1 = greedy, 5 = Whisper's beam search",
     "decoding.initial_prompt": "text the first window is conditioned on (names, spellings)",

@@ -24,6 +24,7 @@ from ..errors import AudioError, AudioTooLong, ConfigError
 from ..formats import to_srt, to_vtt
 from ..options import DEFAULT_TEMPERATURES, TranscribeOptions
 from ..results import Segment, TranscriptionInfo
+from ..routing import RoutedTranscriber, routed_options
 from .errors import LOADING_RETRY_AFTER, ApiError, unavailable
 from .scheduler import Cancelled, Priority
 from .waits import GraceOver, JobTimeout, await_job
@@ -50,7 +51,8 @@ _FORM_SCHEMA: dict[str, Any] = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": "the audio file"},
-                        "model": {"type": "string", "description": "accepted for compatibility; the loaded model"},
+                        "model": {"type": "string", "description": "a loaded model (GET /v1/models); whisper-1 or "
+                                                                  "absent: the configured model or language routing"},
                         "language": {"type": "string", "description": "ISO-639-1 code"},
                         "prompt": {"type": "string"},
                         "response_format": {"type": "string", "enum": list(RESPONSE_FORMATS)},
@@ -79,6 +81,29 @@ def _field(form: Any, name: str) -> str | None:
     if not isinstance(value, str):
         raise ApiError(400, f"'{name}' must be a text field, not a file", param=name)
     return value.strip() or None
+
+
+DEFAULT_MODEL_ALIASES = ("whisper-1",)  # what OpenAI clients send by default: the daemon's own choice
+
+
+def loaded_models(daemon: Any) -> list[str]:
+    """The models requests can name: a router's models, or the one configured model."""
+    transcriber = daemon.scheduler.transcriber if daemon.scheduler is not None else None
+    if isinstance(transcriber, RoutedTranscriber):
+        return list(transcriber.models)
+    return [daemon.config.model.name] if transcriber is not None else []
+
+
+def choose_model(form: Any, daemon: Any) -> str | None:
+    """The model a request names, validated against the loaded ones; None: the daemon decides (routing)."""
+    wanted = _field(form, "model")
+    if wanted is None or wanted in DEFAULT_MODEL_ALIASES or wanted == daemon.model_name:
+        return None
+    loaded = loaded_models(daemon)
+    if wanted not in loaded:
+        raise ApiError(400, f"model {wanted!r} is not loaded here; loaded: {', '.join(loaded) or 'none'} "
+                            "(GET /v1/models lists them; model.routes in the config loads several)", param="model")
+    return wanted if isinstance(daemon.scheduler.transcriber, RoutedTranscriber) else None
 
 
 def request_options(form: Any, base: TranscribeOptions, multilingual: bool, model_name: str
@@ -156,6 +181,31 @@ def render(segments: list[Segment], info: TranscriptionInfo, fmt: str) -> Respon
 
 
 async def transcriptions(request: Request) -> Response:
+    return await _audio_request(request, "transcribe")
+
+
+async def translations(request: Request) -> Response:
+    """POST /v1/audio/translations: speech in any language -> English text (Whisper's translate task)."""
+    return await _audio_request(request, "translate")
+
+
+def _task_options(form: Any, daemon: Any, task: str) -> tuple[TranscribeOptions, str]:
+    """request_options plus the task and the model choice of a routing daemon."""
+    base = daemon.config.decoding.transcribe_options()
+    if task == "translate":
+        if not daemon.is_multilingual:
+            raise ApiError(400, f"the loaded model {daemon.model_name} is English-only and cannot translate; load a "
+                                "multilingual one: model.name = \"base\" or model.routes = \"en=tiny.en,*=base\" "
+                                "(pip install 'edge-asr[base]')")
+        base = base.with_(task="translate")
+    model = choose_model(form, daemon)
+    opts, fmt = request_options(form, base, daemon.is_multilingual, daemon.model_name)
+    if isinstance(daemon.scheduler.transcriber, RoutedTranscriber):
+        opts = routed_options(opts, model=model)
+    return opts, fmt
+
+
+async def _audio_request(request: Request, task: str) -> Response:
     daemon = request.app.state.daemon
     scheduler = daemon.scheduler
     if scheduler is None or daemon.shutting_down:
@@ -174,8 +224,7 @@ async def transcriptions(request: Request) -> Response:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ApiError(400, "the 'file' field with the audio is missing (or is not a file)", param="file")
-        opts, fmt = request_options(form, daemon.config.decoding.transcribe_options(), daemon.is_multilingual,
-                                    daemon.model_name)
+        opts, fmt = _task_options(form, daemon, task)
         if fmt in ("srt", "vtt"):  # long segments are split into subtitle cues at word times
             opts = opts.with_(word_timestamps=True)
         name = upload.filename or "upload"
@@ -213,5 +262,26 @@ async def transcriptions(request: Request) -> Response:
     return render(result.segments, result.info, fmt)
 
 
+async def models(request: Request) -> dict[str, Any]:
+    """GET /v1/models: every installed model (OpenAI's list shape), the loaded ones first and marked."""
+    from ..engine import list_models
+
+    daemon = request.app.state.daemon
+    loaded = loaded_models(daemon)
+    installed = await run_in_threadpool(list_models, daemon.config.model.cache_dir)
+    by_name = {m.name: m for m in installed if m.installed}
+    order = loaded + [n for n in by_name if n not in loaded]
+    data = []
+    for name in order:
+        info = by_name.get(name)
+        data.append({"id": name, "object": "model", "created": 0, "owned_by": "edge-asr", "loaded": name in loaded,
+                     "multilingual": info.multilingual if info else None,
+                     "languages": info.languages if info else None, "built": info.built if info else None})
+    return {"object": "list", "data": data}
+
+
 def register(app: FastAPI) -> None:
     app.post("/v1/audio/transcriptions", openapi_extra=_FORM_SCHEMA, summary="Transcribe an audio file")(transcriptions)
+    app.post("/v1/audio/translations", openapi_extra=_FORM_SCHEMA,
+             summary="Translate speech in any language into English text")(translations)
+    app.get("/v1/models", summary="Installed models, OpenAI list shape; loaded ones first")(models)

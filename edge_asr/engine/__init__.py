@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import BackendUnavailableError
@@ -29,17 +30,39 @@ class ModelInfo:
     installed: bool  # its source checkpoint is present
     built: bool  # its INT8 build is in the cache
     install_hint: str
+    languages: int = 1  # language ids the model knows (99 for Whisper's multilingual models)
+    source_bytes: int | None = None  # size of the installed checkpoint
+    built_bytes: int | None = None  # size of the INT8 build in the cache
+
+
+WHISPER_LANGUAGES = 99  # language ids of every multilingual Whisper but large-v3 (100)
+
+
+def _source_size(path: Path | None) -> int | None:
+    if path is None or not path.exists():
+        return None
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 def list_models(cache_dir: str | None = None) -> list[ModelInfo]:
     from ..export.build import model_dir, read_manifest
     from ..export.registry import list_sources
+    from ..weights import ModelDims
 
     out = []
     for src in list_sources():
-        built = src.path is not None and read_manifest(model_dir(cache_dir, src)) is not None
+        manifest = read_manifest(model_dir(cache_dir, src)) if src.path is not None else None
+        languages = WHISPER_LANGUAGES if src.multilingual else 1
+        built_bytes = None
+        if manifest is not None:
+            dims = ModelDims.from_dict(manifest["dims"])
+            languages = dims.num_languages if dims.is_multilingual else 1
+            built_bytes = sum(int(v["size"]) for v in manifest["outputs"].values())
         out.append(
-            ModelInfo(src.name, src.description, src.multilingual, src.path is not None, built, src.install_hint)
+            ModelInfo(src.name, src.description, src.multilingual, src.path is not None, manifest is not None,
+                      src.install_hint, languages, _source_size(src.path), built_bytes)
         )
     return out
 
@@ -53,6 +76,10 @@ def load_transcriber(
     from .selection import choose_backend
 
     opts = options or EngineOptions()
+    if opts.routes.strip():
+        from ..routing import load_router
+
+        return load_router(opts, progress)
     started = time.monotonic()
     choice = choose_backend(opts)
     log.info("backend %s: %s", choice.backend, choice.reason)

