@@ -4,17 +4,36 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
 from .common import add_engine_args, engine_options
 
-# Front-end benchmarks live beside their front ends: name -> (module, function taking argv).
-FRONT_END_BENCHES = {
-    "live": ("edge_asr.live.bench", "main"),
-    "daemon": ("edge_asr.daemon.bench", "main"),
-    "gui": ("edge_asr.gui.bench", "main"),
+
+# Front-end benchmarks live beside their front ends; static (if lazy) imports, so a freezer sees them.
+def _live_bench() -> Callable[[list[str]], int]:
+    from ..live.bench import main
+
+    return main
+
+
+def _daemon_bench() -> Callable[[list[str]], int]:
+    from ..daemon.bench import main
+
+    return main
+
+
+def _gui_bench() -> Callable[[list[str]], int]:
+    from ..gui.bench import main
+
+    return main
+
+
+FRONT_END_BENCHES: dict[str, Callable[[], Callable[[list[str]], int]]] = {
+    "live": _live_bench,
+    "daemon": _daemon_bench,
+    "gui": _gui_bench,
 }
 
 
@@ -35,9 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_front_end(name: str, argv: list[str]) -> int:
-    module, func = FRONT_END_BENCHES[name]
     try:
-        fn = getattr(importlib.import_module(module), func)
+        fn = FRONT_END_BENCHES[name]()
     except ImportError as exc:
         raise ConfigError(f"the {name} benchmark is not available in this installation ({exc})") from None
     return int(fn(argv) or 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..distribution import missing_part
 from ..errors import EdgeAsrError
 
 THEME_CHOICES = ("system", "light", "dark")
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         from ..gui.app import GuiOptions, parse_size
         from ..gui.app import run as run_app
     except ImportError as exc:
-        raise EdgeAsrError(f"the desktop app needs PySide6: pip install 'edge-asr[gui]' ({exc})") from None
+        raise EdgeAsrError(_gui_import_error(exc)) from None
     options = GuiOptions(
         screenshot=args.screenshot,
         theme=args.theme,
@@ -48,3 +49,14 @@ def run(args: argparse.Namespace) -> int:
         exit_when_ready=args.exit_when_ready,
     )
     return run_app(options)
+
+
+# Qt's own libraries come with PySide6 (and with the bundle); these few come from the system.
+QT_SYSTEM_PACKAGES = "libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3"
+
+
+def _gui_import_error(exc: ImportError) -> str:
+    if exc.name is None:  # PySide6 is there but a shared library it links is not (libEGL.so.1, ...)
+        return (f"the desktop app cannot load a system library ({exc}); on Debian/Ubuntu: "
+                f"apt install {QT_SYSTEM_PACKAGES}")
+    return f"the desktop app needs {exc.name}, which is missing. {missing_part('gui')}"

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import onnx
 import platformdirs
 
 from .. import __version__
@@ -168,7 +167,7 @@ def ensure_model(
     """The built model for a name or path: from the cache when its sources are unchanged, else built now."""
     src = resolve(name_or_path)
     if src.path is None:
-        raise ModelError(f"model {src.name!r} is not installed here. {src.install_hint}")
+        return _prebuilt_or_raise(src, verify)
     directory = _model_dir(cache_root(cache_dir), src)
     manifest = None if force else _read_manifest(directory)
     if manifest is not None and _sources_unchanged(manifest, src.path):
@@ -177,6 +176,18 @@ def ensure_model(
             built.verify()
         return built
     return build_model(src, directory, progress or _noop)
+
+
+def _prebuilt_or_raise(src: ModelSource, verify: bool) -> BuiltModel:
+    # Installs without the source weights (bundles, the .deb) ship the build itself.
+    from .prebuilt import find_prebuilt, verify_prebuilt
+
+    built = find_prebuilt(src.name)
+    if built is None:
+        raise ModelError(f"model {src.name!r} is not installed here. {src.install_hint}")
+    if verify:
+        verify_prebuilt(built)
+    return built
 
 
 def _load_weights(path: Path) -> WhisperWeights:
@@ -188,7 +199,14 @@ def _load_weights(path: Path) -> WhisperWeights:
 def build_model(
     src: ModelSource, directory: Path, progress: Progress, tokenizer_file: Path | None = None
 ) -> BuiltModel:
-    from .whisper_onnx import build_decoder, build_encoder
+    try:
+        import onnx
+
+        from .whisper_onnx import build_decoder, build_encoder
+    except ImportError as exc:
+        from ..distribution import missing_part
+
+        raise ModelError(f"cannot build {src.name} ({exc}): {missing_part('builder')}") from None
 
     assert src.path is not None
     started = time.monotonic()
