@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..distribution import missing_part
 from ..engine.base import Transcriber
 from ..errors import BackendUnavailableError, ConfigError, DeviceError, EdgeAsrError
 from ..options import TranscribeOptions
@@ -173,7 +174,7 @@ class LiveManager:
                 unsubscribe = pipeline.subscribe(self._on_event)
                 pipeline.start()
             except ModuleNotFoundError as exc:
-                self._set("unavailable", f"live capture is not installed ({exc}); pip install 'edge-asr[live]'")
+                self._set("unavailable", f"live capture cannot start ({exc}): {missing_part('live')}")
                 log.error("live: %s", self.reason)
                 return  # retrying cannot install a package
             except ConfigError as exc:
