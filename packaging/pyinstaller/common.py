@@ -43,8 +43,12 @@ EXCLUDES_ALL = [
 # from the system they run on: libmvec is part of glibc; libstdc++ and libgcc_s must be at least as new as what
 # the system's own libraries loaded into the process want (Mesa's GL drivers, under Qt: a bundled older libstdc++
 # is PyInstaller's classic "GLIBCXX_3.4.30 not found"), and every Debian has them (apt needs them); libasound
-# must match the system's ALSA configuration and plugins (PulseAudio, PipeWire). The .deb depends on all three.
-EXCLUDED_BINARIES = ("libonnxruntime.so", "libmvec.so", "libasound.so", "libstdc++.so", "libgcc_s.so")
+# must match the system's ALSA configuration and plugins (PulseAudio, PipeWire). PortAudio (and the JACK client
+# and Berkeley DB it links) is found by sounddevice through ctypes.util.find_library, which looks only at the
+# system's libraries, so a bundled copy is never loaded: edge-asr says "apt install libportaudio2" instead.
+# The .deb depends on these.
+EXCLUDED_BINARIES = ("libonnxruntime.so", "libmvec.so", "libasound.so", "libstdc++.so", "libgcc_s.so",
+                     "libportaudio.so", "libjack.so", "libdb-")
 # Qt's translations of its own dialogs: the app installs no QTranslator (7 MB).
 EXCLUDED_DATA_DIRS = ("PySide6/Qt/translations/",)
 
@@ -64,7 +68,7 @@ QT_DROP_PLUGINS = (
     "imageformats/libqtga.so", "imageformats/libqtiff.so", "imageformats/libqwbmp.so", "imageformats/libqwebp.so",
 )
 # Loaded with dlopen (ctypes, the bootloader), so no ELF file names them as NEEDED: never pruned as orphans.
-DLOPENED = ("libpython3", "libportaudio.so")
+DLOPENED = ("libpython3",)
 
 # Not in the daemon bundle: Qt, and what only the gRPC API needs (grpcio-tools alone is ~40 MB). edge_asr.gui and
 # edge_asr.daemon.grpc_server stay (a few kB): importing them then fails on PySide6 / grpc, which the CLI explains.
