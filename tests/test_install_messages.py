@@ -81,6 +81,27 @@ def test_gui_without_pyside6_says_what_to_install() -> None:
     assert f"pip install '{ROOT}[gui]'" in r.stderr
 
 
+MISSING_EGL = """
+import importlib.abc
+class _NoEgl(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "PySide6.QtGui":  # what the loader says when the system lacks Qt's graphics libraries
+            raise ImportError("libEGL.so.1: cannot open shared object file: No such file or directory", name=name)
+sys.meta_path.insert(0, _NoEgl())
+"""
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_a_missing_system_library_for_qt_names_the_debian_packages(tmp_path: Path, frozen: bool) -> None:
+    pytest.importorskip("PySide6")
+    prelude = MISSING_EGL + (_frozen_prelude("edge-asr-gui", tmp_path) if frozen else "")
+    r = run_cli(["gui", "--screenshot", str(tmp_path / "x.png")], prelude=prelude.replace("\n", "\n        "))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "cannot load a system library (libEGL.so.1" in r.stderr
+    assert "apt install libgl1 libegl1" in r.stderr and "pip install" not in r.stderr
+    assert ("libxcb-cursor0" in r.stderr) is not frozen  # a bundle carries Qt's X11 libraries itself
+
+
 def test_inside_the_daemon_bundle_the_gui_hint_names_the_gui_bundle(tmp_path: Path) -> None:
     r = run_cli(["gui"], block=("PySide6",), prelude=_frozen_prelude("edge-asr", tmp_path / "_internal"))
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr

@@ -18,7 +18,7 @@ CHANGES = [
     ("# A throwaway system user with access to the sound cards and nothing else.",
      "# The package's system user (made by its postinst), in group audio for the sound cards."),
 ]
-HEADER = """# edge-asr headless daemon, as installed by the edge-asr .deb: enable with `systemctl enable --now edge-asr`.
+HEADER = """# edge-asr headless daemon, installed by the edge-asr .deb: enable with `systemctl enable --now edge-asr`.
 # Settings: /etc/edge-asr/config.toml (`edge-asr config check`); logs: `journalctl -u edge-asr -f`;
 # reload: `systemctl reload edge-asr`. The model is prebuilt in /opt/edge-asr; state in /var/lib/edge-asr.
 """

@@ -1,6 +1,6 @@
 /* The four libgfortran functions numpy's OpenBLAS (its LAPACK part) imports, in place of the 2.8 MB gfortran
  * runtime and 0.3 MB libquadmath, for the edge-asr bundles. Same names, same symbol version (GFORTRAN_8), same
- * results as libgfortran; packaging/test/test_gfortran_shim.py runs numpy.linalg against the real runtime.
+ * results as libgfortran: tests/test_packaging_tools.py compares them with the real runtime bit for bit.
  * Built by packaging/pyinstaller/stubs.py with the original's soname. */
 #include <stddef.h>
 #include <stdint.h>

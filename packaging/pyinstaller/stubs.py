@@ -6,9 +6,9 @@ av.libs. edge-asr only decodes audio from files and memory, with FFmpeg's own de
 stay). The dynamic loader still wants each library, so each is replaced by a stub with the same soname that
 defines exactly the symbols the rest of the bundle imports from it, at the same versions: functions that return 0
 (NULL), zero-filled objects of the right size. FFmpeg asks some encoders what they support whenever codecs are
-listed (x265_api_get, vpx_codec_get_caps), and a NULL answer is "nothing", which it handles; none is ever opened, because edge-asr
-never encodes. packaging/test/smoke_bundle.sh decodes mp4/h264, mp4/hevc, webm/vp9, mkv/av1, m4a, mp3 and opus
-with LD_BIND_NOW=1 (every symbol resolved at start) to prove nothing is left unresolved.
+listed (x265_api_get, vpx_codec_get_caps), and a NULL answer is "nothing", which it handles; none is ever opened,
+because edge-asr never encodes. packaging/test/smoke_bundle.sh decodes mp4/h264, mp4/hevc, webm/vp9, mkv/av1,
+m4a, mp3 and opus with LD_BIND_NOW=1 (every symbol resolved at start) to prove nothing is left unresolved.
 """
 
 from __future__ import annotations
