@@ -31,7 +31,7 @@ echo "== pip: installing edge-asr[test] into .venv"
 .venv/bin/python -m pip install -q -e '.[test]'
 
 echo "== lint"
-.venv/bin/ruff check edge_asr tests
+.venv/bin/ruff check edge_asr tests packaging
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # child scripts of tests import tests.live.vmic
 echo "== pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
