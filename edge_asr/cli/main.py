@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..distribution import missing_module
 from ..errors import EdgeAsrError
 from . import bench, config_cmd, daemon, evaluate, gui, listen, models, transcribe
 from .common import human_error, setup_logging
@@ -53,6 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except EdgeAsrError as exc:
         print(f"edge-asr: error: {human_error(exc)}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if not exc.name or exc.name.split(".")[0] == "edge_asr":
+            raise  # a bug in edge-asr, not a missing dependency
+        hint = missing_module(exc.name)
+        print(f"edge-asr: error: `edge-asr {args.command}` needs {exc.name}. {hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("edge-asr: interrupted", file=sys.stderr)

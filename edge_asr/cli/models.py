@@ -39,14 +39,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from ..distribution import frozen_bundle, missing_part
     from ..engine import list_models
+    from ..export.prebuilt import find_prebuilt
 
     for m in list_models(args.cache_dir):
-        state = "built" if m.built else "installed" if m.installed else "not installed"
+        prebuilt = not m.installed and find_prebuilt(m.name) is not None
+        state = "prebuilt" if prebuilt else "built" if m.built else "installed" if m.installed else "not installed"
         langs = "multilingual" if m.multilingual else "English"
         print(f"{m.name:10s} {state:13s} {langs:12s} {m.description}")
-        if not m.installed and m.install_hint:
-            print(f"{'':10s} -> {m.install_hint}")
+        if not m.installed and not prebuilt and m.install_hint:
+            # A bundle cannot import or build models: its hint is the bundle's, not the registry's pip command.
+            print(f"{'':10s} -> {missing_part('builder') if frozen_bundle() else m.install_hint}")
     return 0
 
 
