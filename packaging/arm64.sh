@@ -42,13 +42,16 @@ git ls-files -z | tar --null -T - -cf - | tar -C "$R/src" -xf -
 log "apt: the build's Debian packages inside the chroot"
 for attempt in 1 2 3; do
   chroot "$R" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends python3 python3-venv binutils gcc libc6-dev dpkg-dev ca-certificates' >/dev/null && break
+    --no-install-recommends python3 python3-venv libpython3.11 binutils gcc libc6-dev dpkg-dev ca-certificates' \
+    >/dev/null && break
   sleep $((attempt * 10))
 done
 t=$SECONDS
 log "building the bundles and packages under emulation (PYTHON=/usr/bin/python3)"
+# The venv and the model cache live outside /src, so a rebuild of a new commit reuses them.
 chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 PYTHON=/usr/bin/python3 \
-  PIP_DISABLE_PIP_VERSION_CHECK=1 bash -c 'cd /src && bash packaging/build.sh deb' 2>&1 | tee "$ROOT/build/arm64.log"
+  EDGE_ASR_BUILD_VENV=/root/build-venv EDGE_ASR_BUILD_CACHE=/root/model-cache PIP_DISABLE_PIP_VERSION_CHECK=1 \
+  bash -c 'cd /src && bash packaging/build.sh deb' 2>&1 | tee "$ROOT/build/arm64.log"
 mkdir -p dist/arm64
 rm -rf dist/arm64/edge-asr dist/arm64/edge-asr-gui
 cp -a "$R/src/dist/edge-asr" "$R/src/dist/edge-asr-gui" dist/arm64/

@@ -6,7 +6,8 @@
 #                                    (builds the bundles first when dist/ has none)
 #
 # Both print the sizes and times they measured. Work files go to build/, results to dist/ (both gitignored).
-# Environment: PYTHON (default python3, needs a shared libpython), EDGE_ASR_BUILD_VENV (default build/venv).
+# Environment: PYTHON (default python3, needs a shared libpython), EDGE_ASR_BUILD_VENV (default build/venv),
+# EDGE_ASR_BUILD_CACHE (where the model is built, default build/model-cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -46,6 +47,12 @@ apt_need() {
 build_venv() {
   "$PY" -c 'import sys, sysconfig; sys.exit(0 if sysconfig.get_config_var("Py_ENABLE_SHARED") else 1)' || {
     echo "build.sh: $PY has no shared libpython, which PyInstaller needs (Debian's python3 has it)" >&2; exit 2; }
+  # Debian's python3 keeps its shared libpython in a package of its own.
+  local libpython
+  libpython=$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("INSTSONAME"))')
+  if ! "$PY" -c 'import ctypes, sys; ctypes.CDLL(sys.argv[1])' "$libpython" 2>/dev/null; then
+    apt_need "libpython$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  fi
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   log "pip: edge-asr[daemon,gui,wyoming] and $PYINSTALLER_REQ into $VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
@@ -70,7 +77,8 @@ cmd_bundle() {
   t=$(now)
   log "model: building the INT8 model with edge_asr/export into build/prebuilt"
   rm -rf build/prebuilt
-  EDGE_ASR_CACHE_DIR="$ROOT/build/model-cache" "$VENV/bin/python" packaging/pyinstaller/prebuild_model.py build/prebuilt
+  EDGE_ASR_CACHE_DIR="${EDGE_ASR_BUILD_CACHE:-$ROOT/build/model-cache}" "$VENV/bin/python" \
+    packaging/pyinstaller/prebuild_model.py build/prebuilt
   local t_model
   t_model=$(elapsed "$t")
 
