@@ -7,7 +7,8 @@
 #   dist/edge-asr-gui_<version>_<arch>.deb  the desktop app's bundle in /opt/edge-asr-gui, /usr/bin/edge-asr-gui,
 #                                           its menu entry and icon
 #
-# The bundles are built first (packaging/build.sh bundle) when dist/ has none for this architecture.
+# The bundles are built first (packaging/build.sh bundle) when dist/ has none for this architecture, or when a
+# source file is newer than them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -29,9 +30,15 @@ done
 t0=$(now)
 machine() { readelf -h "$1" 2>/dev/null | sed -n 's/^ *Machine: *//p'; }
 case $ARCH in amd64) WANT_MACHINE="X86-64" ;; arm64) WANT_MACHINE="AArch64" ;; *) WANT_MACHINE=$ARCH ;; esac
+# Source files a bundle is made from; a bundle older than any of them is rebuilt.
+stale() {
+  [ -n "$(find edge_asr models packaging/pyinstaller pyproject.toml -type f -not -path '*/__pycache__/*' \
+    -newer "$1" -print -quit)" ]
+}
 if [ ! -x dist/edge-asr/edge-asr ] || [ ! -x dist/edge-asr-gui/edge-asr-gui ] \
-   || ! machine dist/edge-asr/edge-asr | grep -q "$WANT_MACHINE"; then
-  log "no bundles for $ARCH in dist/: building them"
+   || ! machine dist/edge-asr/edge-asr | grep -q "$WANT_MACHINE" \
+   || stale dist/edge-asr/edge-asr || stale dist/edge-asr-gui/edge-asr-gui; then
+  log "no up-to-date bundles for $ARCH in dist/: building them"
   bash packaging/build.sh bundle
 fi
 t_bundle=$(elapsed "$t0")

@@ -86,6 +86,9 @@ done
 msg=$(inroot /opt/edge-asr/edge-asr gui 2>&1 || true)
 names_gui_bundle() { grep -q 'edge-asr-gui bundle' <<<"$1" && ! grep -q -e Traceback -e "pip install '" <<<"$1"; }
 check "'edge-asr gui' in the CLI bundle names the GUI bundle, no traceback" names_gui_bundle "$msg"
+msg=$(inroot /opt/edge-asr/edge-asr devices 2>&1 || true)
+says_portaudio() { grep -q "apt install libportaudio2" <<<"$1" && ! grep -q Traceback <<<"$1"; }
+check "'edge-asr devices' without PortAudio says what to install ($msg)" says_portaudio "$msg"
 msg=$(inroot /opt/edge-asr/edge-asr daemon --config /etc/edge-asr/config.toml 2>&1 || true)
 check "a missing config says how to make one" grep -q "edge-asr config show --defaults > /etc/edge-asr/config.toml" <<<"$msg"
 inroot sh -c 'mkdir -p /etc/edge-asr && /opt/edge-asr/edge-asr config show --defaults > /etc/edge-asr/config.toml'
