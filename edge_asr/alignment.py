@@ -26,12 +26,32 @@ class WordTiming:
     probability: float
 
 
+ROWS_PER_CHUNK = 64  # rows filtered (or soft-maxed) at a time: the window copies stay a few MB, not ~100 MB
+
+
 def median_filter(x: np.ndarray, width: int) -> np.ndarray:
+    """Median over a sliding window of the last axis (reflect padding), as Whisper's alignment uses."""
     pad = width // 2
     if x.shape[-1] <= pad:
         return x
-    padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode="reflect")
-    return np.median(np.lib.stride_tricks.sliding_window_view(padded, width, axis=-1), axis=-1)
+    rows = x.reshape(-1, x.shape[-1])
+    out = np.empty_like(rows)
+    for i in range(0, len(rows), ROWS_PER_CHUNK):
+        padded = np.pad(rows[i : i + ROWS_PER_CHUNK], [(0, 0), (pad, pad)], mode="reflect")
+        out[i : i + ROWS_PER_CHUNK] = np.median(np.lib.stride_tricks.sliding_window_view(padded, width, axis=-1),
+                                                axis=-1)
+    return out.reshape(x.shape)
+
+
+def token_probabilities(logits: np.ndarray, tokens: list[int]) -> np.ndarray:
+    """softmax(logits[i])[tokens[i]] for each row, a few rows at a time (a row is the whole vocabulary)."""
+    out = np.empty(len(tokens), dtype=np.float64)
+    for i in range(0, len(tokens), ROWS_PER_CHUNK):
+        chunk = logits[i : i + ROWS_PER_CHUNK].astype(np.float64)
+        chunk -= chunk.max(axis=-1, keepdims=True)
+        picked = chunk[np.arange(len(chunk)), tokens[i : i + ROWS_PER_CHUNK]]
+        out[i : i + ROWS_PER_CHUNK] = np.exp(picked) / np.exp(chunk).sum(axis=-1)
+    return out
 
 
 def dtw(cost_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,13 +99,12 @@ def find_alignment(
         return []
     tokens = np.array([[*sot_sequence, tok.no_timestamps, *text_tokens, tok.eot]], dtype=np.int64)
     out = rt.decode(tokens, None, cross, logits_start=len(sot_sequence))
-    logits = out.logits[0, : len(text_tokens), : tok.eot].astype(np.float64)
-    logits -= logits.max(axis=-1, keepdims=True)
-    probs = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
-    text_token_probs = probs[np.arange(len(text_tokens)), text_tokens]
+    text_token_probs = token_probabilities(out.logits[0, : len(text_tokens), : tok.eot], text_tokens)
+    alignment = out.alignment
+    del out  # its logits are tokens x vocabulary floats: tens of MB on a full window
 
-    positions = max(1, min(num_frames // 2, out.alignment.shape[-1]))
-    weights = out.alignment[0][:, :, :positions].astype(np.float64)
+    positions = max(1, min(num_frames // 2, alignment.shape[-1]))
+    weights = alignment[0][:, :, :positions].astype(np.float64)
     weights /= np.maximum(weights.sum(axis=-1, keepdims=True), 1e-10)  # softmax over the audio actually present
     std = weights.std(axis=-2, keepdims=True)
     weights = (weights - weights.mean(axis=-2, keepdims=True)) / np.maximum(std, 1e-10)

@@ -103,20 +103,34 @@ def _ours(engine: EngineOptions) -> tuple[Callable[[Path], str], SystemRuns, Tim
     return run, runs, timed
 
 
-def _faster_whisper(model_dir: Path, threads: int) -> tuple[Callable[[Path], str], SystemRuns] | None:
+def faster_whisper_runner(model: str, threads: int) -> tuple[str, Callable[[Path], str]] | None:
+    """faster-whisper int8 on the same CTranslate2 weights as ``model``, in its default long-form mode (timestamps
+    and condition_on_previous_text on, no VAD), greedy; None when it is not installed."""
+    from .export.registry import resolve
+
     try:
         import faster_whisper
     except ImportError:
         return None
-    t = time.perf_counter()
-    m = faster_whisper.WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
-    runs = SystemRuns(f"faster-whisper {faster_whisper.__version__} int8", load_s=time.perf_counter() - t)
+    source = resolve(model).path
+    if source is None:
+        return None
+    m = faster_whisper.WhisperModel(str(source), device="cpu", compute_type="int8", cpu_threads=threads)
 
     def run(p: Path) -> str:
         segs, _ = m.transcribe(str(p), beam_size=1, language="en", vad_filter=False)
         return "".join(s.text for s in segs).strip()
 
-    return run, runs
+    return f"faster-whisper {faster_whisper.__version__} int8", run
+
+
+def _faster_whisper(model: str, threads: int) -> tuple[Callable[[Path], str], SystemRuns] | None:
+    t = time.perf_counter()
+    peer = faster_whisper_runner(model, threads)
+    if peer is None:
+        return None
+    name, run = peer
+    return run, SystemRuns(name, load_s=time.perf_counter() - t)
 
 
 # A child's ru_maxrss counts the parent's pages it shared between fork and exec, so a child measures its own
@@ -139,7 +153,7 @@ else:
 """
 
 
-def _run_process(args: list[str]) -> tuple[float, float, str]:
+def run_process(args: list[str]) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MiB) and stdout of a fresh Python running ``args`` (``-m mod ...`` or ``code ...``)."""
     with tempfile.TemporaryDirectory() as tmp:
         hwm = Path(tmp) / "hwm"
@@ -173,7 +187,7 @@ def run_benchmark(
     systems: list[tuple[Callable[[Path], str], SystemRuns]] = [(ours_fn, ours)]
     fw_dir = resolve("tiny.en").path
     if vs_faster_whisper:
-        fw = _faster_whisper(fw_dir, engine.threads) if fw_dir else None
+        fw = _faster_whisper(engine.model, engine.threads) if fw_dir else None
         if fw is None:
             out("faster-whisper is not installed (pip install faster-whisper): comparison skipped")
         else:
@@ -235,7 +249,7 @@ def _whole_process(
         for r in range(repeats):
             pairs = [("edge-asr", ours_cmd)] + ([("faster-whisper", fw_cmd)] if with_fw else [])
             for name, cmd in pairs if r % 2 == 0 else pairs[::-1]:
-                w, m, _ = _run_process(cmd)
+                w, m, _ = run_process(cmd)
                 walls[name].append(w)
                 rss[name] = max(rss[name], m)
         out("")
@@ -249,14 +263,14 @@ def _whole_process(
                 f"{_med(walls['faster-whisper']) / _med(walls['edge-asr']):.2f}x"
             )
         longest = max(clips, key=lambda c: len(decode_audio(c.path)))
-        _, m, _ = _run_process(["-m", "edge_asr", "transcribe", str(longest.path), *flags])
+        _, m, _ = run_process(["-m", "edge_asr", "transcribe", str(longest.path), *flags])
         out(f"  peak RSS of `edge-asr transcribe` on one clip ({longest.path.name}): {m:.0f} MiB")
         five = Path(tmp) / "five-seconds.wav"
         import soundfile as sf
 
         sf.write(five, decode_audio(clips[0].path)[: int(COLD_START_CLIP * SAMPLE_RATE)], SAMPLE_RATE)
         cold_cmd = [_COLD_SCRIPT, engine.model, str(engine.threads), engine.cache_dir or "", str(five)]
-        colds = [float(_run_process(cold_cmd)[2].strip().splitlines()[-1]) for _ in range(repeats)]
+        colds = [float(run_process(cold_cmd)[2].strip().splitlines()[-1]) for _ in range(repeats)]
         out(
             f"  cold start (process start -> first segment of a {COLD_START_CLIP:.0f}-s clip): "
             f"median {_med(colds):.2f} s"

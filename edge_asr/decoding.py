@@ -44,8 +44,11 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
 class LogitRules:
     """Suppress-blank, suppress-tokens and timestamp rules, applied in place to [B, V] logits."""
 
-    def __init__(self, tok: Tokenizer, opts: TranscribeOptions, sample_begin: int, n_vocab: int) -> None:
+    def __init__(
+        self, tok: Tokenizer, opts: TranscribeOptions, sample_begin: int, n_vocab: int, max_timestamp: int | None = None
+    ) -> None:
         self.tok, self.sample_begin = tok, sample_begin
+        self.max_timestamp = max_timestamp  # index of the last timestamp token the encoded audio reaches
         self.suppress = np.array(tok.suppress_tokens(opts.suppress_tokens), dtype=np.int64)
         self.blank = np.array([*tok.encode(" "), tok.eot], dtype=np.int64) if opts.suppress_blank else None
         self.timestamps = not opts.without_timestamps
@@ -61,6 +64,8 @@ class LogitRules:
         if not self.timestamps:
             return
         logits[:, tok.no_timestamps] = NEG_INF
+        if self.max_timestamp is not None:
+            logits[:, tb + self.max_timestamp + 1 :] = NEG_INF  # no time past the audio this window holds
         for k in range(tokens.shape[0]):
             sampled = tokens[k, self.sample_begin :]
             last_ts = len(sampled) >= 1 and sampled[-1] >= tb
@@ -102,11 +107,20 @@ class WindowDecoder:
     def __init__(self, runtime: ModelRuntime, tok: Tokenizer, n_text_ctx: int, n_vocab: int) -> None:
         self.rt, self.tok, self.n_text_ctx, self.n_vocab = runtime, tok, n_text_ctx, n_vocab
 
-    def initial_tokens(self, opts: TranscribeOptions, language: str | None, prompt: list[int]) -> tuple[list[int], int]:
-        """Decoder input before sampling, and the index of <|startoftranscript|> in it."""
+    def initial_tokens(
+        self, opts: TranscribeOptions, language: str | None, prompt: list[int], hotwords: list[int] | None = None
+    ) -> tuple[list[int], int]:
+        """Decoder input before sampling, and the index of <|startoftranscript|> in it.
+
+        The prompt holds at most half the text context. Hotwords keep their place in it (as faster-whisper
+        reserves it); the previous text fills what is left, its oldest tokens cut first.
+        """
         seq: list[int] = []
-        if prompt:
-            seq = [self.tok.sot_prev, *prompt[-(self.n_text_ctx // 2 - 1) :]]
+        budget = self.n_text_ctx // 2 - 1
+        hot = (hotwords or [])[: budget // 2]
+        history = prompt[len(prompt) - (budget - len(hot)) :] if len(prompt) > budget - len(hot) else prompt
+        if hot or history:
+            seq = [self.tok.sot_prev, *hot, *history]
         sot_index = len(seq)
         seq += self.tok.sot_sequence(language, opts.task)
         if opts.without_timestamps:
@@ -121,13 +135,22 @@ class WindowDecoder:
         prompt: list[int],
         temperature: float,
         rng: np.random.Generator,
+        hotwords: list[int] | None = None,
+        max_timestamp: int | None = None,
     ) -> DecodeResult:
-        initial, sot_index = self.initial_tokens(opts, language, prompt)
         beam = temperature == 0 and opts.beam_size > 1
-        n = opts.beam_size if beam else (opts.best_of if temperature > 0 else 1)
+        if temperature > 0 and opts.best_of > 1:
+            # Best-of samples one at a time: a batch of five would hold five copies of the cross-attention K/V
+            # (92 MB for a 30-s window of tiny), the peak of a long-form run. Fallback windows are rare.
+            single = opts.with_(best_of=1)
+            samples = [self.decode(cross, single, language, prompt, temperature, rng, hotwords, max_timestamp)
+                       for _ in range(opts.best_of)]
+            return max(samples, key=lambda r: _rank(r.sum_logprob, len(r.tokens), opts.length_penalty))
+        initial, sot_index = self.initial_tokens(opts, language, prompt, hotwords)
+        n = opts.beam_size if beam else 1
         sample_len = opts.max_new_tokens or self.n_text_ctx // 2
         sample_len = min(sample_len, self.n_text_ctx - len(initial))
-        rules = LogitRules(self.tok, opts, len(initial), self.n_vocab)
+        rules = LogitRules(self.tok, opts, len(initial), self.n_vocab, max_timestamp)
         cross_b = repeat_batch(cross, n) if n > 1 else cross
 
         tokens = np.tile(np.array(initial, dtype=np.int64), (n, 1))

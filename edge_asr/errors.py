@@ -11,6 +11,15 @@ class AudioError(EdgeAsrError):
     """Audio that cannot be decoded or used (missing, empty, corrupt, NaN-filled)."""
 
 
+class AudioTooLong(AudioError):
+    """Audio longer than a limit (a daemon's max_audio_seconds), found from the header or while decoding."""
+
+    def __init__(self, name: str, seconds: float, limit: float) -> None:
+        what = f"at least {seconds:.0f} s" if seconds <= limit + 1 else f"{seconds:.0f} s"
+        super().__init__(f"{name}: {what} of audio is longer than the limit of {limit:.0f} s")
+        self.seconds, self.limit = seconds, limit
+
+
 class ModelError(EdgeAsrError):
     """A model that cannot be found, imported, built or verified."""
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -60,3 +61,50 @@ def wer(references: Iterable[str], hypotheses: Iterable[str], language: str = "e
         return 0.0
     refs, hyps = zip(*pairs, strict=False)
     return float(jiwer.wer(list(refs), [h if h else "<empty>" for h in hyps]))
+
+
+@dataclass(frozen=True)
+class Score:
+    """One system on one manifest."""
+
+    manifest: str
+    system: str
+    clips: int
+    wer: float  # corpus WER in [0, inf)
+    seconds: float  # wall time of the whole manifest
+    hypotheses: tuple[str, ...]
+
+
+def evaluate(
+    manifests: Mapping[Path, list[Clip]],
+    systems: Mapping[str, Callable[[Clip], str]],
+    per_clip: Callable[[str], None] | None = None,
+) -> list[Score]:
+    """Every system over every manifest, clip by clip (systems interleaved per clip, so load hits all alike)."""
+    scores: list[Score] = []
+    for manifest, clips in manifests.items():
+        hyps: dict[str, list[str]] = {name: [] for name in systems}
+        spent = dict.fromkeys(systems, 0.0)
+        for clip in clips:
+            for name, fn in systems.items():
+                t = time.perf_counter()
+                text = fn(clip)
+                spent[name] += time.perf_counter() - t
+                hyps[name].append(text)
+                if per_clip is not None:
+                    per_clip(f"{clip.path.name:40s} {name[:28]:28s} WER {100 * wer([clip.reference], [text]):6.2f} %"
+                             f"  {text}")
+        refs = [c.reference for c in clips]
+        for name in systems:
+            scores.append(Score(manifest.parent.name or str(manifest), name, len(clips), wer(refs, hyps[name]),
+                                spent[name], tuple(hyps[name])))
+    return scores
+
+
+def print_table(scores: list[Score], out: Callable[[str], None] = print) -> None:
+    """A Markdown table: one row per manifest and system."""
+    out("")
+    out(f"| {'set':16s} | {'system':56s} | {'clips':>5s} | {'WER %':>6s} | {'time s':>7s} |")
+    out(f"|{'-' * 18}|{'-' * 58}|{'-' * 7}|{'-' * 8}|{'-' * 9}|")
+    for s in scores:
+        out(f"| {s.manifest[:16]:16s} | {s.system[:56]:56s} | {s.clips:5d} | {100 * s.wer:6.2f} | {s.seconds:7.1f} |")

@@ -87,6 +87,31 @@ def log_mel_spectrogram(audio: np.ndarray, n_mels: int = 80, padding: int = 0) -
     return ((log_spec + LOG_MEL_OFFSET) / LOG_MEL_OFFSET).astype(np.float32)
 
 
+WINDOW_CONTEXT = N_FFT // 2  # samples of audio on each side of a window that its edge frames see
+
+
+def window_log_mel(audio: np.ndarray, n_frames: int, n_mels: int = 80) -> np.ndarray:
+    """Normalised log-mel [n_mels, n_frames] of one window, computed from that window's audio alone.
+
+    ``audio`` holds the window's samples with WINDOW_CONTEXT samples of context on each side (reflected at the
+    start of a file, zeros past its end), so every frame equals the frame of a whole-file STFT. Only the clamp to
+    8 decades below the maximum is taken over the window instead of the file: it moves only frames more than
+    80 dB under the loudest, and it is what keeps memory flat in the file's length.
+    """
+    x = np.asarray(audio, dtype=np.float32)
+    need = (n_frames - 1) * HOP_LENGTH + N_FFT
+    if len(x) < need:
+        x = np.pad(x, (0, need - len(x)))
+    frames = np.lib.stride_tricks.as_strided(
+        x, shape=(n_frames, N_FFT), strides=(x.strides[0] * HOP_LENGTH, x.strides[0]), writeable=False
+    )
+    spec = np.fft.rfft(frames * _hann(), axis=-1)
+    power = (spec.real**2 + spec.imag**2).astype(np.float32).T
+    log_spec = np.log10(np.maximum(mel_filters(n_mels) @ power, LOG_MEL_FLOOR))
+    log_spec = np.maximum(log_spec, log_spec.max() - LOG_MEL_DYNAMIC_RANGE)
+    return ((log_spec + LOG_MEL_OFFSET) / LOG_MEL_OFFSET).astype(np.float32)
+
+
 def pad_or_trim_frames(mel: np.ndarray, length: int) -> np.ndarray:
     """Cut or zero-pad the time axis of [n_mels, frames] to ``length``."""
     if mel.shape[-1] > length:
@@ -96,4 +121,11 @@ def pad_or_trim_frames(mel: np.ndarray, length: int) -> np.ndarray:
     return mel
 
 
-__all__ = ["N_SAMPLES", "log_mel_spectrogram", "mel_filters", "pad_or_trim_frames", "power_spectrogram"]
+__all__ = [
+    "N_SAMPLES",
+    "log_mel_spectrogram",
+    "mel_filters",
+    "pad_or_trim_frames",
+    "power_spectrogram",
+    "window_log_mel",
+]

@@ -1,7 +1,8 @@
 """Transcript writers (txt, srt, vtt, json), an atomic file writer, and an SRT/WebVTT parser for tests.
 
 Every format sees the same cues: text stripped, empty segments skipped, and times made monotonic (a cue starts
-no earlier than the previous one ended, and ends no earlier than it starts).
+no earlier than the previous one ended, and ends no earlier than it starts). SRT and WebVTT split long segments
+into subtitle-sized cues (see cues.py); txt and json keep Whisper's segments.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .cues import DEFAULT_CUES, NO_LIMITS, Cue, CueOptions, build_cues, wrap
 from .errors import ConfigError
 from .results import Segment, TranscriptionInfo
 
@@ -39,27 +40,8 @@ _TIMING_LINE = re.compile(rf"^\s*{_TIMESTAMP}\s*-->\s*{_TIMESTAMP}")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 
 
-@dataclass(frozen=True)
-class _Cue:
-    start: float  # s
-    end: float  # s
-    text: str
-    segment: Segment
-
-
-def _cues(segments: Iterable[Segment]) -> list[_Cue]:
-    """Stripped, non-empty segments with monotonic times."""
-    cues: list[_Cue] = []
-    prev_end = 0.0
-    for seg in segments:
-        text = seg.text.strip()
-        if not text:
-            continue
-        start = max(seg.start, prev_end)
-        end = max(seg.end, start)
-        cues.append(_Cue(start, end, text, seg))
-        prev_end = end
-    return cues
+def _cues(segments: Iterable[Segment], opts: CueOptions = NO_LIMITS) -> list[Cue]:
+    return build_cues(list(segments), opts)
 
 
 def _timestamp(seconds: float, decimal_marker: str) -> str:
@@ -81,20 +63,24 @@ def to_txt(segments: Iterable[Segment]) -> str:
     return "".join(f"{cue.text}\n" for cue in _cues(segments))
 
 
-def to_srt(segments: Iterable[Segment]) -> str:
-    """SubRip: 1-based index, ``HH:MM:SS,mmm --> HH:MM:SS,mmm``, text, blank line."""
+def _lines(text: str, opts: CueOptions) -> str:
+    return "\n".join(_cue_text(line) for line in wrap(text, opts))
+
+
+def to_srt(segments: Iterable[Segment], cue_options: CueOptions = DEFAULT_CUES) -> str:
+    """SubRip: 1-based index, ``HH:MM:SS,mmm --> HH:MM:SS,mmm``, text lines, blank line."""
     blocks = [
-        f"{i}\n{_timestamp(c.start, ',')}{CUE_ARROW}{_timestamp(c.end, ',')}\n{_cue_text(c.text)}\n"
-        for i, c in enumerate(_cues(segments), start=1)
+        f"{i}\n{_timestamp(c.start, ',')}{CUE_ARROW}{_timestamp(c.end, ',')}\n{_lines(c.text, cue_options)}\n"
+        for i, c in enumerate(_cues(segments, cue_options), start=1)
     ]
     return "\n".join(blocks)
 
 
-def to_vtt(segments: Iterable[Segment]) -> str:
-    """WebVTT: header, then ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` and HTML-escaped text per cue."""
+def to_vtt(segments: Iterable[Segment], cue_options: CueOptions = DEFAULT_CUES) -> str:
+    """WebVTT: header, then ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` and HTML-escaped text lines per cue."""
     blocks = [f"{VTT_HEADER}\n"]
-    for c in _cues(segments):
-        text = html.escape(_cue_text(c.text), quote=False)
+    for c in _cues(segments, cue_options):
+        text = html.escape(_lines(c.text, cue_options), quote=False)
         blocks.append(f"{_timestamp(c.start, '.')}{CUE_ARROW}{_timestamp(c.end, '.')}\n{text}\n")
     return "\n".join(blocks)
 
@@ -132,14 +118,17 @@ def to_json(segments: Iterable[Segment], info: TranscriptionInfo | None = None) 
     return json.dumps(_finite(doc), ensure_ascii=False, indent=JSON_INDENT, allow_nan=False) + "\n"
 
 
-def format_transcript(segments: Iterable[Segment], info: TranscriptionInfo | None, fmt: str) -> str:
-    """The transcript as text in ``fmt``, one of :data:`FORMATS`."""
+def format_transcript(
+    segments: Iterable[Segment], info: TranscriptionInfo | None, fmt: str, cue_options: CueOptions = DEFAULT_CUES
+) -> str:
+    """The transcript as text in ``fmt``, one of :data:`FORMATS`; ``cue_options`` shape srt and vtt cues."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown transcript format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "json":
         return to_json(segments, info)
-    writers = {"txt": to_txt, "srt": to_srt, "vtt": to_vtt}
-    return writers[fmt](segments)
+    if fmt == "txt":
+        return to_txt(segments)
+    return to_srt(segments, cue_options) if fmt == "srt" else to_vtt(segments, cue_options)
 
 
 NEW_FILE_MODE = 0o666  # what open() gives a new file before the umask
@@ -160,10 +149,14 @@ def current_umask() -> int:
 
 
 def write_transcript(
-    segments: Iterable[Segment], info: TranscriptionInfo | None, fmt: str, path: str | os.PathLike[str]
+    segments: Iterable[Segment],
+    info: TranscriptionInfo | None,
+    fmt: str,
+    path: str | os.PathLike[str],
+    cue_options: CueOptions = DEFAULT_CUES,
 ) -> Path:
     """Write the transcript to ``path`` atomically: a temp file in the same folder, then ``os.replace``."""
-    text = format_transcript(segments, info, fmt)
+    text = format_transcript(segments, info, fmt, cue_options)
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

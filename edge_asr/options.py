@@ -10,7 +10,8 @@ from .constants import DEFAULT_MODEL
 from .errors import ConfigError
 
 Task = Literal["transcribe", "translate"]
-BackendName = Literal["auto", "onnxruntime", "tflite"]
+BackendName = Literal["auto", "onnxruntime", "litert", "tflite"]  # "tflite": the old name of "litert"
+BACKENDS = ("auto", "onnxruntime", "litert", "tflite")
 
 DEFAULT_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -40,6 +41,7 @@ class TranscribeOptions:
     suppress_tokens: tuple[int, ...] = (-1,)  # -1: the model's non-speech symbol set
     max_new_tokens: int | None = None
     short_clip: bool = True  # encode only the frames covered by audio (+ margin) on the last window
+    vad_filter: bool = False  # decode only the speech Silero VAD finds (see vad_filter.py), times mapped back
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -75,10 +77,17 @@ class EngineOptions:
     decoder_threads: int = field(default_factory=_default_threads)  # 2 threads: 2.6 ms/step vs 4.3 at 1 (logits GEMV)
     cache_dir: str | None = None  # None: the per-user cache directory
     low_memory: bool = True  # disable the CPU memory arena (about -120 MB peak RSS for ~10 % time)
+    quantization: str = "dynamic"  # dynamic (default) | static: the calibrated QDQ ONNX build, for NPUs
 
     def __post_init__(self) -> None:
-        if self.backend not in ("auto", "onnxruntime", "tflite"):
-            raise ConfigError(f"backend must be auto, onnxruntime or tflite, not {self.backend!r}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be auto, onnxruntime or tflite/litert (LiteRT), not {self.backend!r}")
+        if self.backend == "tflite":
+            object.__setattr__(self, "backend", "litert")
+        if self.quantization not in ("dynamic", "static"):
+            raise ConfigError(f"quantization must be dynamic or static, not {self.quantization!r}")
+        if self.quantization == "static" and self.backend == "litert":
+            raise ConfigError("the static QDQ build is an ONNX Runtime build: use --backend onnxruntime or auto")
         if self.threads < 1 or self.decoder_threads < 1:
             raise ConfigError("thread counts must be at least 1")
         if not self.model:

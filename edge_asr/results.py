@@ -37,6 +37,16 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class WindowResult:
+    """What one step of long-form decoding produced: the audio span it consumed and its segments (maybe none:
+    a silent or no-speech window)."""
+
+    start: float  # s
+    end: float  # s, where the next window starts
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True)
 class TranscriptionInfo:
     language: str
     language_probability: float

@@ -1,22 +1,25 @@
-"""Long-form transcription: seek through 30-s windows as Whisper does, with temperature fallback, no-speech
-skipping, previous-text conditioning, the short-clip encoder and optional word timestamps."""
+"""Long-form transcription: seek through 30-s windows as Whisper's reference decoder does, with temperature
+fallback, no-speech skipping, previous-text conditioning, the short-clip encoder and optional word timestamps.
+
+Audio streams in (see audio_stream.py) and each window's log-mel is computed from that window's samples, so memory
+stays flat in the file's length. Where this differs from openai/whisper's ``transcribe()`` it says why.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from .alignment import find_alignment
-from .audio import decode_audio
+from .audio_stream import open_audio
 from .constants import (
     ENCODER_STRIDE,
     FRAMES_PER_SECOND,
     HOP_LENGTH,
     N_FRAMES,
-    N_SAMPLES,
     SAMPLE_RATE,
     SHORT_CLIP_MIN_CONTEXT,
     SHORT_CLIP_MIN_TAIL,
@@ -26,9 +29,11 @@ from .decoding import DecodeResult, WindowDecoder, log_softmax
 from .engine.base import AudioInput
 from .engine.runtime import KV, ModelRuntime
 from .errors import AudioError, ConfigError
-from .features import log_mel_spectrogram, pad_or_trim_frames
+from .features import window_log_mel
 from .options import TranscribeOptions
-from .results import Segment, TranscriptionInfo, Word
+from .results import Segment, TranscriptionInfo, WindowResult, Word
+from .sample_buffer import SampleBuffer
+from .segments import Piece, split_pieces
 from .tokenizer import Tokenizer
 from .weights import ModelDims
 
@@ -38,6 +43,7 @@ MIN_CONTEXT_FRAMES = int(SHORT_CLIP_MIN_CONTEXT * FRAMES_PER_SECOND)
 MIN_TAIL_FRAMES = int(SHORT_CLIP_MIN_TAIL * FRAMES_PER_SECOND)
 SILENCE_RMS = 10 ** (-60 / 20)  # -60 dBFS: quieter than any usable speech recording
 SILENCE_BLOCK = SAMPLE_RATE // 10  # samples (100 ms) over which loudness is measured
+ARRAY_BLOCK = 30 * SAMPLE_RATE  # samples per block when in-memory audio is streamed through the buffer
 
 
 def short_clip_frames(content_frames: int) -> int:
@@ -58,15 +64,31 @@ def is_silent(window: np.ndarray) -> bool:
     return float(np.sqrt(energy.max())) < SILENCE_RMS
 
 
-def as_samples(audio: AudioInput) -> np.ndarray:
-    if isinstance(audio, (str, Path)):
-        return decode_audio(audio)
+def check_samples(audio: np.ndarray) -> np.ndarray:
     samples = np.asarray(audio, dtype=np.float32)
     if samples.ndim != 1:
         raise AudioError(f"audio must be mono samples (1-D), got shape {samples.shape}")
     if not np.isfinite(samples).all():
         raise AudioError("audio contains NaN or infinite samples")
     return samples
+
+
+def audio_blocks(audio: AudioInput, max_duration: float | None = None) -> tuple[Iterable[np.ndarray], float]:
+    """16-kHz mono blocks of a file (decoded as they are read) or of samples, and the duration (s) known now."""
+    if isinstance(audio, (str, Path)):
+        stream = open_audio(audio, max_duration=max_duration)
+        return stream.blocks(), stream.duration or 0.0
+    samples = check_samples(audio)
+    return (samples[i : i + ARRAY_BLOCK] for i in range(0, len(samples), ARRAY_BLOCK)), len(samples) / SAMPLE_RATE
+
+
+def as_samples(audio: AudioInput) -> np.ndarray:
+    """All of ``audio`` as float32 mono 16-kHz samples (for callers that need the whole signal in memory)."""
+    if isinstance(audio, (str, Path)):
+        from .audio import decode_audio
+
+        return decode_audio(audio)
+    return check_samples(audio)
 
 
 class WhisperTranscriber:
@@ -85,16 +107,15 @@ class WhisperTranscriber:
         return self.dims.is_multilingual
 
     # ---- encoding ---------------------------------------------------------------------------------------
-    def _mel(self, samples: np.ndarray) -> np.ndarray:
-        return log_mel_spectrogram(samples, self.dims.n_mels, padding=N_SAMPLES)
+    def _encode(self, buf: SampleBuffer, seek: int, content: int, frames: int) -> KV:
+        """Encode ``frames`` mel frames from ``seek``, of which the first ``content`` hold audio.
 
-    def _encode(self, mel: np.ndarray, seek: int, frames: int, content: int | None = None) -> KV:
-        window = pad_or_trim_frames(mel[:, seek : seek + frames], frames)
-        if content is not None and content < frames:
-            # A short window ends in zeros in normalised log-mel space (as faster-whisper pads): measured here,
-            # the log-mel of digital silence instead made the decoder run on past the audio and repeat itself.
-            window = window.copy()
-            window[:, content:] = 0.0
+        Frames past the audio are zeros in normalised log-mel space, as Whisper's ``pad_or_trim`` of the mel
+        segment gives (the log-mel of silence there instead made the decoder run on and repeat itself).
+        """
+        window = np.zeros((self.dims.n_mels, frames), dtype=np.float32)
+        n = min(content, frames)
+        window[:, :n] = window_log_mel(buf.window_audio(seek, n), n, self.dims.n_mels)
         return self.runtime.encode(window[None])
 
     # ---- language ---------------------------------------------------------------------------------------
@@ -106,28 +127,45 @@ class WhisperTranscriber:
         order = np.argsort(-lp)
         return [(self.tok.language_codes[i], float(np.exp(lp[i]))) for i in order]
 
+    def _detect(self, buf: SampleBuffer) -> list[tuple[str, float]]:
+        buf.fill_to(N_FRAMES * HOP_LENGTH + HOP_LENGTH)
+        content = min(N_FRAMES, buf.end // HOP_LENGTH)
+        return self._language_probs(self._encode(buf, 0, content, N_FRAMES))
+
     def detect_language(self, audio: AudioInput) -> tuple[str, float, list[tuple[str, float]]]:
         if not self.is_multilingual:
             return "en", 1.0, [("en", 1.0)]
-        mel = self._mel(as_samples(audio))
-        probs = self._language_probs(self._encode(mel, 0, N_FRAMES))
+        blocks, _ = audio_blocks(audio)
+        probs = self._detect(SampleBuffer(blocks))
         return probs[0][0], probs[0][1], probs
 
     # ---- transcription ----------------------------------------------------------------------------------
     def transcribe(
         self, audio: AudioInput, options: TranscribeOptions | None = None
     ) -> tuple[Iterator[Segment], TranscriptionInfo]:
+        windows, info = self.transcribe_windows(audio, options)
+        return (seg for w in windows for seg in w.segments), info
+
+    def transcribe_windows(
+        self, audio: AudioInput, options: TranscribeOptions | None = None, *, max_duration: float | None = None
+    ) -> tuple[Iterator[WindowResult], TranscriptionInfo]:
+        """Like :meth:`transcribe`, one item per 30-s window (silent and skipped windows included), for callers
+        that interleave work or show progress. ``max_duration`` refuses longer audio (AudioTooLong) early."""
         opts = options or TranscribeOptions()
-        samples = as_samples(audio)
-        duration = len(samples) / SAMPLE_RATE
-        mel = self._mel(samples)
-        content_frames = mel.shape[-1] - N_FRAMES
+        blocks, duration = audio_blocks(audio, max_duration)
+        speech = None
+        if opts.vad_filter:
+            from .vad_filter import SpeechFilter
+
+            speech = SpeechFilter()
+            blocks = speech.filter(blocks)
+        buf = SampleBuffer(blocks)
         language, language_prob, all_probs = "en", 1.0, None
         if self.is_multilingual:
-            if opts.language is None and content_frames > 0:
-                probs = self._language_probs(self._encode(mel, 0, N_FRAMES))
+            if opts.language is None:
+                probs = self._detect(buf)
                 language, language_prob, all_probs = probs[0][0], probs[0][1], tuple(probs)
-            elif opts.language is not None:
+            else:
                 self.tok.language_token(opts.language)  # validates the code
                 language = opts.language
         else:
@@ -138,29 +176,34 @@ class WhisperTranscriber:
         info = TranscriptionInfo(
             language, language_prob, duration, opts, self.model_name, self.runtime.backend, all_probs
         )
-        return self._segments(samples, mel, content_frames, duration, opts, language), info
+        windows = self._windows(buf, opts, language)
+        if speech is not None:
+            windows = (speech.map_window(w) for w in windows)
+        return windows, info
 
     def _decode_with_fallback(
         self,
-        mel: np.ndarray,
+        buf: SampleBuffer,
         seek: int,
         segment_size: int,
         opts: TranscribeOptions,
         language: str,
         prompt: list[int],
+        hotwords: list[int],
         rng: np.random.Generator,
     ) -> tuple[DecodeResult, KV]:
         short = opts.short_clip and segment_size < N_FRAMES and short_clip_frames(segment_size) < N_FRAMES
-        cross = (
-            self._encode(mel, seek, short_clip_frames(segment_size), segment_size)
-            if short
-            else self._encode(mel, seek, N_FRAMES)
-        )
+        frames = short_clip_frames(segment_size) if short else N_FRAMES
+        cross = self._encode(buf, seek, segment_size, frames)
         lang = language if self.is_multilingual else None
+        # Timestamps stop at the end of what was encoded: past it they are guesses, and a guess of <|29.22|> after a
+        # 1.4-s window encoded as 5 s made seek overshoot. Not at the end of the audio itself: the model closes
+        # its last segment in the zero tail, and forbidding that made it go on with invented text.
+        max_ts = frames // ENCODER_STRIDE
         attempts: list[DecodeResult] = []
         result: DecodeResult | None = None
         for t in opts.temperatures:
-            result = self.decoder.decode(cross, opts, lang, prompt, t, rng)
+            result = self.decoder.decode(cross, opts, lang, prompt, t, rng, hotwords, max_ts)
             too_repetitive = (
                 opts.compression_ratio_threshold is not None
                 and result.compression_ratio > opts.compression_ratio_threshold
@@ -174,8 +217,9 @@ class WhisperTranscriber:
                     result.compression_ratio,
                 )
                 short = False
-                cross = self._encode(mel, seek, N_FRAMES)
-                result = self.decoder.decode(cross, opts, lang, prompt, t, rng)
+                cross = self._encode(buf, seek, segment_size, N_FRAMES)
+                max_ts = N_FRAMES // ENCODER_STRIDE
+                result = self.decoder.decode(cross, opts, lang, prompt, t, rng, hotwords, max_ts)
                 too_repetitive = (
                     opts.compression_ratio_threshold is not None
                     and result.compression_ratio > opts.compression_ratio_threshold
@@ -198,18 +242,9 @@ class WhisperTranscriber:
         assert result is not None
         return max(ok or attempts, key=lambda r: r.avg_logprob), cross
 
-    def _segments(
-        self,
-        samples: np.ndarray,
-        mel: np.ndarray,
-        content_frames: int,
-        duration: float,
-        opts: TranscribeOptions,
-        language: str,
-    ) -> Iterator[Segment]:
+    def _windows(self, buf: SampleBuffer, opts: TranscribeOptions, language: str) -> Iterator[WindowResult]:
         rng = np.random.default_rng(opts.seed)
-        tb = self.tok.timestamp_begin
-        all_tokens: list[int] = []
+        all_tokens: list[int] = []  # text AND timestamp tokens of every segment so far, as Whisper keeps them
         prompt_reset = 0
         if opts.initial_prompt:
             all_tokens += self.tok.encode(" " + opts.initial_prompt.strip())
@@ -217,108 +252,107 @@ class WhisperTranscriber:
         seg_id = 0
         seek = 0
         last_end = 0.0
-        while seek < content_frames:
+        while True:
+            buf.release(seek * HOP_LENGTH - HOP_LENGTH * ENCODER_STRIDE)
+            buf.fill_to((seek + N_FRAMES) * HOP_LENGTH + HOP_LENGTH)
+            content_frames = buf.end // HOP_LENGTH if buf.eof else seek + N_FRAMES
+            if seek >= content_frames:
+                return
             time_offset = seek * HOP_LENGTH / SAMPLE_RATE
             segment_size = min(N_FRAMES, content_frames - seek)
-            if is_silent(samples[seek * HOP_LENGTH : (seek + segment_size) * HOP_LENGTH]):
+            window_start = seek
+            if is_silent(buf.get(seek * HOP_LENGTH, (seek + segment_size) * HOP_LENGTH)):
                 # Whisper invents words ("you", "Thank you.") on digital silence; there is nothing to decode.
                 seek += segment_size
+                yield WindowResult(time_offset, seek * HOP_LENGTH / SAMPLE_RATE, ())
                 continue
-            prompt = hot + all_tokens[prompt_reset:]
-            result, cross = self._decode_with_fallback(mel, seek, segment_size, opts, language, prompt, rng)
+            prompt = all_tokens[prompt_reset:]
+            result, cross = self._decode_with_fallback(buf, seek, segment_size, opts, language, prompt, hot, rng)
             if (
                 opts.no_speech_threshold is not None
                 and result.no_speech_prob > opts.no_speech_threshold
                 and not (opts.log_prob_threshold is not None and result.avg_logprob > opts.log_prob_threshold)
             ):
                 seek += segment_size
+                yield WindowResult(time_offset, seek * HOP_LENGTH / SAMPLE_RATE, ())
                 continue
-            tokens = result.tokens
-            pieces: list[tuple[float, float, list[int]]] = []
-            is_ts = [t >= tb for t in tokens]
-            single_ending = is_ts[-2:] == [False, True]
-            consecutive = [i + 1 for i in range(len(tokens) - 1) if is_ts[i] and is_ts[i + 1]]
-            if consecutive:
-                slices = consecutive + ([len(tokens)] if single_ending else [])
-                last = 0
-                for cut in slices:
-                    part = tokens[last:cut]
-                    pieces.append(((part[0] - tb) * TIME_PRECISION, (part[-1] - tb) * TIME_PRECISION, part))
-                    last = cut
-                if single_ending:
-                    seek += segment_size
-                else:
-                    seek += (tokens[last - 1] - tb) * ENCODER_STRIDE
-            else:
-                seg_duration = segment_size * HOP_LENGTH / SAMPLE_RATE
-                stamps = [t for t in tokens if t >= tb]
-                if stamps and stamps[-1] != tb:
-                    seg_duration = (stamps[-1] - tb) * TIME_PRECISION
-                pieces.append((0.0, seg_duration, tokens))
-                seek += segment_size
-
+            split = split_pieces(result.tokens, self.tok.timestamp_begin, segment_size)
+            pieces = split.pieces
+            seek += split.consumed
+            window_end = time_offset + segment_size * HOP_LENGTH / SAMPLE_RATE
             words_by_piece = (
-                self._word_timings(pieces, cross, segment_size, language, result) if opts.word_timestamps else None
+                self._word_timings(pieces, cross, segment_size, language) if opts.word_timestamps else None
             )
-            for k, (start, end, part) in enumerate(pieces):
-                text_tokens = [t for t in part if t < self.tok.eot]
+            if words_by_piece is not None and not split.single_ending:
+                # As Whisper: with words, the next window starts at the end of the last word heard.
+                last_word = next((ws[-1].end for ws in reversed(words_by_piece) if ws), None)
+                if last_word is not None and last_word > 0:
+                    seek = window_start + min(segment_size, round(last_word * FRAMES_PER_SECOND))
+            out: list[Segment] = []
+            for k, piece in enumerate(pieces):
+                text_tokens = [t for t in piece.tokens if t < self.tok.eot]
                 text = self.tok.decode(text_tokens)
-                if not text.strip() or (end <= start and not text_tokens):
-                    continue
                 words = None
                 if words_by_piece is not None:
                     words = tuple(
                         Word(round(time_offset + w.start, 3), round(time_offset + w.end, 3), w.word, w.probability)
                         for w in words_by_piece[k]
                     )
-                s, e = time_offset + start, time_offset + end
+                s, e = time_offset + piece.start, time_offset + piece.end
                 if words:
                     s, e = words[0].start, words[-1].end
-                # Times never run backwards nor past the audio, whatever the decoder predicted.
-                e = min(round(max(e, s), 3), duration)
-                s = min(round(max(s, last_end), 3), e)
+                if not text.strip() or e <= s:
+                    # As Whisper: an instantaneous or empty segment is cleared, and left out of the prompt.
+                    if text.strip():
+                        log.debug("dropped a zero-length segment at %.2f s: %r", s, text)
+                    continue
+                # Times never run backwards nor past the window's audio, whatever the decoder predicted.
+                e = min(round(e, 3), round(window_end, 3))
+                s = min(max(round(s, 3), last_end), e)
+                e = max(e, s)
                 last_end = e
-                yield Segment(
-                    seg_id,
-                    s,
-                    e,
-                    text,
-                    tuple(part),
-                    result.avg_logprob,
-                    result.compression_ratio,
-                    result.no_speech_prob,
-                    result.temperature,
-                    words,
+                out.append(
+                    Segment(
+                        seg_id,
+                        s,
+                        e,
+                        text,
+                        tuple(piece.tokens),
+                        result.avg_logprob,
+                        result.compression_ratio,
+                        result.no_speech_prob,
+                        result.temperature,
+                        words,
+                    )
                 )
                 seg_id += 1
-                all_tokens.extend(text_tokens)
+                all_tokens.extend(piece.tokens)
             if not opts.condition_on_previous_text or result.temperature > opts.prompt_reset_on_temperature:
                 prompt_reset = len(all_tokens)
+            yield WindowResult(time_offset, seek * HOP_LENGTH / SAMPLE_RATE, tuple(out))
 
     def _word_timings(
-        self,
-        pieces: list[tuple[float, float, list[int]]],
-        cross: KV,
-        segment_size: int,
-        language: str,
-        result: DecodeResult,
+        self, pieces: list[Piece], cross: KV, segment_size: int, language: str
     ) -> list[list[Word]]:
-        text_tokens = [t for _, _, part in pieces for t in part if t < self.tok.eot]
+        text_tokens = [t for p in pieces for t in p.tokens if t < self.tok.eot]
         sot = self.tok.sot_sequence(language if self.is_multilingual else None, "transcribe")
         timings = find_alignment(self.runtime, self.tok, cross, sot, text_tokens, segment_size, language)
         out: list[list[Word]] = []
         idx = 0
-        for start, end, part in pieces:
-            n_text = sum(1 for t in part if t < self.tok.eot)
+        for p in pieces:
+            n_text = sum(1 for t in p.tokens if t < self.tok.eot)
             words: list[Word] = []
             used = 0
             while idx < len(timings) and used < n_text:
                 w = timings[idx]
                 if w.word:
-                    ws = min(max(w.start, start), end) if end > start else w.start
-                    we = min(max(w.end, ws), end) if end > start else w.end
+                    ws = min(max(w.start, p.start), p.end) if p.end > p.start else w.start
+                    we = min(max(w.end, ws), p.end) if p.end > p.start else w.end
                     words.append(Word(ws, we, w.word, w.probability))
                 used += len(w.tokens)
                 idx += 1
             out.append(words)
         return out
+
+
+__all__ = ["TIME_PRECISION", "WhisperTranscriber", "as_samples", "is_silent", "short_clip_frames"]

@@ -140,7 +140,7 @@ def test_compressed_formats(
     min_correlation: float,
 ) -> None:
     path = _ffmpeg(jfk_path, tmp_path / name, *codec_args)
-    with caplog.at_level(logging.DEBUG, logger="edge_asr.audio"):
+    with caplog.at_level(logging.DEBUG, logger="edge_asr"):
         x = decode_audio(path)
     assert ("decoded with PyAV" in caplog.text) == via_pyav
     _assert_matches_reference(x, jfk_reference, CODEC_FRAME_TOLERANCE, min_correlation, ENERGY_TOLERANCE_LOSSY_DB)

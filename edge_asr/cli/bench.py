@@ -47,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("inputs", nargs="+", help="audio files, or a manifest.tsv (adds WER); or live|daemon|gui ...")
     p.add_argument("--vs", choices=["faster-whisper"], default=None, help="also run this peer, interleaved")
+    p.add_argument(
+        "--backends",
+        default=None,
+        help="compare runtimes instead, e.g. onnxruntime,litert: per-window encoder/decoder time, WER, sizes, RSS",
+    )
     p.add_argument("--repeats", type=int, default=3, help="interleaved passes over all clips (default: 3)")
     p.add_argument("--no-processes", action="store_true", help="skip the whole-process, RSS and cold-start runs")
     add_engine_args(p)
@@ -78,5 +83,13 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{p} does not exist")
     if args.repeats < 1:
         raise ConfigError("--repeats must be at least 1")
+    if args.backends:
+        from ..bench_backends import run_backend_comparison
+
+        backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+        if not backends or any(b not in ("onnxruntime", "litert") for b in backends):
+            raise ConfigError("--backends takes onnxruntime and/or litert, comma-separated")
+        run_backend_comparison(clips, engine_options(args), backends, args.repeats, not args.no_processes)
+        return 0
     run_benchmark(clips, engine_options(args), args.repeats, args.vs == "faster-whisper", not args.no_processes)
     return 0

@@ -19,10 +19,22 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
         "--model", default=EngineOptions.model, help="registered model name or checkpoint path (default: %(default)s)"
     )
     g.add_argument(
-        "--backend", default="auto", choices=["auto", "onnxruntime", "tflite"], help="inference runtime (default: auto)"
+        "--backend",
+        default="auto",
+        choices=["auto", "onnxruntime", "litert", "tflite"],
+        help="inference runtime: auto picks the faster one here and says why with -v (default: auto; tflite = litert)",
     )
     g.add_argument(
-        "--device", default="auto", help="auto, cpu, or an execution provider such as CUDA or QNN (default: auto)"
+        "--device",
+        default="auto",
+        help="auto, cpu, or an accelerator: cuda, tensorrt, qnn (onnxruntime providers), xnnpack (LiteRT) "
+        "(default: auto; `edge-asr doctor` lists what this machine has)",
+    )
+    g.add_argument(
+        "--quant",
+        default="dynamic",
+        choices=["dynamic", "static"],
+        help="INT8 build: dynamic (default) or static, the calibrated QDQ ONNX build for NPUs (QNN HTP)",
     )
     g.add_argument("--threads", type=int, default=None, help="encoder threads (default: up to 4, one per core)")
     g.add_argument("--decoder-threads", type=int, default=None, help="decoder-step threads (default: as --threads)")
@@ -46,10 +58,14 @@ def add_decode_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--no-short-clip", action="store_true", help="always encode full 30-s windows (slower)")
     g.add_argument("--no-condition", action="store_true", help="do not condition on the previous window's text")
+    g.add_argument("--vad", action="store_true",
+                   help="decode only the speech Silero VAD finds (long silences skipped; needs edge-asr[live])")
 
 
 def engine_options(a: argparse.Namespace) -> EngineOptions:
     kw = {"model": a.model, "backend": a.backend, "device": a.device, "cache_dir": a.cache_dir}
+    if getattr(a, "quant", "dynamic") != "dynamic":
+        kw["quantization"] = a.quant
     if a.threads is not None:
         kw["threads"] = a.threads
     if a.decoder_threads is not None or a.threads is not None:
@@ -68,6 +84,7 @@ def transcribe_options(a: argparse.Namespace) -> TranscribeOptions:
         temperatures=tuple(a.temperature),
         short_clip=not a.no_short_clip,
         condition_on_previous_text=not a.no_condition,
+        vad_filter=a.vad,
     )
 
 
@@ -123,6 +140,9 @@ def standalone_main(
     argv: Sequence[str] | None = None,
 ) -> int:
     """`python -m edge_asr.<shell>`: one subcommand's parser and runner without the rest of the CLI."""
+    from ..memory import tune_allocator
+
+    tune_allocator()
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     add_arguments(parser)

@@ -20,6 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings", metavar="FILE", default=None,
                    help="keep settings in this INI file instead of the per-user settings")
     p.add_argument("--no-model", action="store_true", help="do not load the model at start (it loads on demand)")
+    p.add_argument("--install-desktop-entry", action="store_true",
+                   help="install the menu entry and icon for the current user ($XDG_DATA_HOME, default "
+                   "~/.local/share) and exit")
+    p.add_argument("--uninstall-desktop-entry", action="store_true", help="remove them again and exit")
     # For `edge-asr bench gui`: announce readiness on stdout and quit once the model is loaded.
     p.add_argument("--print-ready", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--exit-when-ready", action="store_true", help=argparse.SUPPRESS)
@@ -33,7 +37,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(func=run)
 
 
+def _desktop_entry(args: argparse.Namespace) -> int:
+    from ..gui import desktop_entry  # no Qt needed: works without a display
+
+    if args.uninstall_desktop_entry:
+        removed = desktop_entry.uninstall()
+        print("\n".join(f"removed {p}" for p in removed) or "no desktop entry was installed")
+        return 0
+    done = desktop_entry.install()
+    print(f"installed {done.desktop_file}\ninstalled {done.icon_file}\nthe menu entry runs: {done.exec_line}")
+    print("remove them with: edge-asr gui --uninstall-desktop-entry")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        return _desktop_entry(args)
     try:
         from ..gui.app import GuiOptions, parse_size
         from ..gui.app import run as run_app

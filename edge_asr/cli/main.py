@@ -10,14 +10,15 @@ from collections.abc import Sequence
 from .. import __version__
 from ..distribution import missing_module
 from ..errors import EdgeAsrError
-from . import bench, config_cmd, daemon, evaluate, gui, listen, models, transcribe
+from ..memory import tune_allocator
+from . import bench, config_cmd, daemon, doctor, evaluate, gui, listen, models, transcribe
 from .common import human_error, setup_logging
 
 log = logging.getLogger(__name__)
 
 # Every subcommand, imported statically so a freezer (PyInstaller) sees them all. Each module imports only the
 # standard library and the core at import time; a shell whose extra is missing says so when it is run.
-COMMAND_MODULES = (transcribe, models, evaluate, bench, listen, daemon, config_cmd, gui)
+COMMAND_MODULES = (transcribe, models, evaluate, bench, listen, daemon, config_cmd, gui, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    tune_allocator()
     # `edge-asr bench live|daemon|gui ...`: those benchmarks parse their own options.
     if len(argv) >= 2 and argv[0] == "bench" and argv[1] in bench.FRONT_END_BENCHES:
         setup_logging(0)

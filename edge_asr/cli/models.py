@@ -25,6 +25,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     b = msub.add_parser("build", help="build (or rebuild with --force) the INT8 model")
     b.add_argument("name", nargs="?", default="tiny.en")
     b.add_argument("--force", action="store_true", help="rebuild even if the cache is up to date")
+    b.add_argument(
+        "--backend",
+        choices=["onnxruntime", "litert", "all"],
+        default="onnxruntime",
+        help="which graphs: ONNX (onnxruntime), LiteRT/TFLite (litert) or both (default: onnxruntime)",
+    )
+    b.add_argument(
+        "--quant",
+        choices=["dynamic", "static"],
+        default="dynamic",
+        help="static: also the calibrated QDQ ONNX build (for NPUs), calibrated on --calibration audio",
+    )
+    b.add_argument(
+        "--calibration", nargs="+", type=Path, default=None,
+        help="audio files or a manifest.tsv to calibrate the static build on (default: the bundled demo clip)",
+    )
     b.set_defaults(func=run_build)
     i = msub.add_parser("import", help="import a checkpoint (CTranslate2 folder, OpenAI .pt, transformers folder)")
     i.add_argument("path", type=Path)
@@ -35,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     i.set_defaults(func=run_import)
     v = msub.add_parser("verify", help="check the cached build's checksums")
     v.add_argument("name", nargs="?", default="tiny.en")
+    v.add_argument("--backend", choices=["onnxruntime", "litert"], default="onnxruntime")
     v.set_defaults(func=run_verify)
 
 
@@ -54,12 +71,12 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(built: object) -> None:
+def _report(built: object, kind: str = "INT8") -> None:
     from ..export.build import BuiltModel
 
     assert isinstance(built, BuiltModel)
     d = built.dims
-    print(f"{built.name}: {built.size_bytes / MIB:.1f} MiB INT8 in {built.directory}")
+    print(f"{built.name}: {built.size_bytes / MIB:.1f} MiB {kind} in {built.directory}")
     print(
         f"  dims: {d.n_audio_layer}+{d.n_text_layer} layers, width {d.n_text_state}, vocab {d.n_vocab}, "
         f"{'multilingual' if d.is_multilingual else 'English-only'}"
@@ -71,9 +88,31 @@ def _report(built: object) -> None:
 def run_build(args: argparse.Namespace) -> int:
     from ..export.build import ensure_model
 
-    built = ensure_model(args.name, args.cache_dir, build_progress(sys.stderr.isatty()), force=args.force)
-    _report(built)
+    if args.backend in ("onnxruntime", "all"):
+        _report(ensure_model(args.name, args.cache_dir, build_progress(sys.stderr.isatty()), force=args.force))
+    if args.backend in ("litert", "all"):
+        from ..export.tflite_build import ensure_litert_model
+
+        progress = build_progress(sys.stderr.isatty())
+        _report(ensure_litert_model(args.name, args.cache_dir, progress, force=args.force), "LiteRT INT8")
+    if args.quant == "static":
+        from ..export.quantize_static import ensure_static_model
+
+        clips = _calibration_clips(args.calibration)
+        built = ensure_static_model(args.name, args.cache_dir, clips, build_progress(sys.stderr.isatty()), args.force)
+        _report(built, f"static QDQ INT8 (calibrated on {len(built.manifest['calibration'])} clips)")
     return 0
+
+
+def _calibration_clips(items: list[Path] | None) -> list[Path] | None:
+    if not items:
+        return None
+    from ..evaluate import read_manifest
+
+    clips: list[Path] = []
+    for p in items:
+        clips += [c.path for c in read_manifest(p)] if p.suffix == ".tsv" else [p]
+    return clips
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -99,7 +138,9 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     from ..export.build import ensure_model
+    from ..export.tflite_build import ensure_litert_model
 
-    built = ensure_model(args.name, args.cache_dir, verify=True)
+    ensure = ensure_litert_model if args.backend == "litert" else ensure_model
+    built = ensure(args.name, args.cache_dir, verify=True)
     print(f"{built.name}: all {len(built.manifest['outputs'])} files match their checksums")
     return 0

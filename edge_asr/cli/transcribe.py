@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..cues import CueOptions
 from ..errors import EdgeAsrError
 from ..results import Segment
 from .common import add_decode_args, add_engine_args, build_progress, engine_options, human_error, transcribe_options
@@ -37,6 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("-f", "--format", default="txt", help="txt, srt, vtt, json, a comma list, or all (default: txt)")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="where to write transcripts (default: .)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no text on stdout")
+    cues = p.add_argument_group(
+        "subtitles (srt, vtt)",
+        "Long segments are split between words into cues within these limits; word timestamps are turned on for "
+        "srt/vtt so the splits fall at the right times. 0 turns a limit off.",
+    )
+    cues.add_argument("--max-line-width", type=int, default=42, help="characters per line (default: 42)")
+    cues.add_argument("--max-line-count", type=int, default=2, help="lines per cue (default: 2)")
+    cues.add_argument("--max-cue-seconds", type=float, default=7.0, help="seconds per cue (default: 7)")
     add_decode_args(p)
     add_engine_args(p)
     p.set_defaults(func=run)
@@ -65,6 +74,10 @@ def _output_stems(files: list[Path]) -> list[str]:
     return out
 
 
+def cue_options(args: argparse.Namespace) -> CueOptions:
+    return CueOptions(args.max_line_width or None, args.max_line_count or None, args.max_cue_seconds or None)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..engine import load_transcriber
     from ..formats import write_transcript
@@ -74,7 +87,10 @@ def run(args: argparse.Namespace) -> int:
         print("edge-asr transcribe: give audio files, or --demo for the bundled clip (see --help)", file=sys.stderr)
         return 2
     fmts = _formats(args.format)
+    cues = cue_options(args)
     opts = transcribe_options(args)
+    if cues.active and {"srt", "vtt"} & set(fmts):
+        opts = opts.with_(word_timestamps=True)
     show = not args.quiet
     transcriber = load_transcriber(engine_options(args), progress=build_progress(show and sys.stderr.isatty()))
     args.output_dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                         tqdm.write(f"[{seg.start:7.2f} -> {seg.end:7.2f}] {seg.text.strip()}", file=sys.stdout)
                 bar.update(info.duration - bar.n)
             for fmt in fmts:
-                write_transcript(segments, info, fmt, args.output_dir / f"{stem}.{fmt}")
+                write_transcript(segments, info, fmt, args.output_dir / f"{stem}.{fmt}", cues)
             log.info("%s: %d segments, %.1f s", path, len(segments), info.duration)
         except EdgeAsrError as exc:
             failures += 1

@@ -74,10 +74,9 @@ class TranscriptionService:
         try:
             opts = self._options(request.language).with_(initial_prompt=request.prompt or None,
                                                          word_timestamps=request.word_timestamps)
-            async with d.decode_slots:
-                audio = await asyncio.to_thread(decode_audio, bytes(request.audio))
-            if len(audio) / SAMPLE_RATE > d.config.server.max_audio_seconds:
-                raise AudioError(f"audio is longer than the limit of {d.config.server.max_audio_seconds:.0f} s")
+            async with d.decode_slots:  # refused from the header, or as soon as it passes the limit
+                audio = await asyncio.to_thread(decode_audio, bytes(request.audio),
+                                                max_duration=d.config.server.max_audio_seconds)
             job = d.scheduler.submit(audio, opts, Priority.UPLOAD)
             try:
                 result = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job.future)),

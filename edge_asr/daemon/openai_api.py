@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,7 +21,7 @@ from starlette.formparsers import MultiPartException
 
 from ..audio import decode_audio
 from ..constants import HOP_LENGTH, SAMPLE_RATE
-from ..errors import AudioError, ConfigError
+from ..errors import AudioError, AudioTooLong, ConfigError
 from ..formats import to_srt, to_vtt
 from ..options import DEFAULT_TEMPERATURES, TranscribeOptions
 from ..results import Segment, TranscriptionInfo
@@ -175,19 +176,20 @@ async def transcriptions(request: Request) -> Response:
             raise ApiError(400, "the 'file' field with the audio is missing (or is not a file)", param="file")
         opts, fmt = request_options(form, daemon.config.decoding.transcribe_options(), daemon.is_multilingual,
                                     daemon.model_name)
+        if fmt in ("srt", "vtt"):  # long segments are split into subtitle cues at word times
+            opts = opts.with_(word_timestamps=True)
         name = upload.filename or "upload"
+        limit = daemon.config.server.max_audio_seconds
         async with daemon.decode_slots:  # decoded audio is large: bound how many uploads decode at once
-            try:
-                samples = await run_in_threadpool(decode_audio, upload.file)
+            try:  # an over-long upload is refused from its header, or as soon as its audio passes the limit
+                samples = await run_in_threadpool(partial(decode_audio, upload.file, max_duration=limit))
+            except AudioTooLong as exc:
+                raise ApiError(413, str(exc).replace(IN_MEMORY_NAME, name), param="file") from None
             except AudioError as exc:
                 raise ApiError(400, str(exc).replace(IN_MEMORY_NAME, name), param="file") from None
     finally:
         await form.close()
     seconds = len(samples) / SAMPLE_RATE
-    limit = daemon.config.server.max_audio_seconds
-    if seconds > limit:
-        raise ApiError(413, f"{name}: {seconds:.0f} s of audio is longer than the limit of {limit:.0f} s",
-                       param="file")
     job = scheduler.submit(samples, opts, Priority.UPLOAD)
     del samples
     log.info("upload %s: %.1f s of audio queued", name, seconds)

@@ -1,8 +1,10 @@
 """One model, many clients: a bounded priority queue in front of the (not thread-safe) transcriber.
 
-A single worker thread owns the transcriber. Jobs advance one Whisper window (one segment of the lazy generator)
-per step and go back to the queue between steps, so a live-mic decode waits for at most one window of an upload,
-never for the whole upload; among equal priorities the oldest job goes first.
+A single worker thread owns the transcriber. Jobs advance one 30-s Whisper window per step (``transcribe_windows``
+yields every window, silent and skipped ones included, and features are made per window) and go back to the queue
+between steps, so a live-mic decode waits for at most one window of an upload, never for the whole upload; among
+equal priorities the oldest job goes first. Retry-After is the audio still queued times the model time per second
+of audio measured over the recent windows.
 
 Batching: measured on this 2-core x86 host (``edge-asr bench daemon --batching``, full 30-s windows), encoder time
 per item at batch 2 and 4 was within the run-to-run noise of batch 1 (0.8-1.4x across five runs on a shared
@@ -31,12 +33,12 @@ from ..constants import SAMPLE_RATE
 from ..engine.base import Transcriber
 from ..errors import EdgeAsrError
 from ..options import TranscribeOptions
-from ..results import Segment, TranscriptionInfo
+from ..results import Segment, TranscriptionInfo, WindowResult
 
 log = logging.getLogger(__name__)
 
 INITIAL_RTF = 0.1  # s of model time per s of audio assumed before anything was measured
-RTF_SMOOTHING = 0.2  # weight of the newest job in the moving average
+RTF_SMOOTHING = 0.2  # weight of the newest window in the moving average
 MIN_RETRY_AFTER = 1  # s
 MAX_RETRY_AFTER = 600  # s
 MAX_QUEUED_AUDIO = 7200.0  # s of audio admitted at once (bounds memory: ~64 kB per s as samples + mel)
@@ -91,7 +93,8 @@ class Job:
     busy: float = 0.0
     segments: list[Segment] = field(default_factory=list)
     info: TranscriptionInfo | None = None
-    gen: Iterator[Segment] | None = None
+    gen: Iterator[WindowResult] | None = None
+    done_audio: float = 0.0  # s of the audio already transcribed
     fn: Callable[[Transcriber], Any] | None = None  # a one-step call instead of a transcription
     cancelled: bool = False
 
@@ -169,7 +172,7 @@ class Scheduler:
             return self._retry_after_locked()
 
     def _retry_after_locked(self) -> int:
-        backlog = sum(j.duration for j in self._admitted) * self._rtf
+        backlog = sum(max(0.0, j.duration - j.done_audio) for j in self._admitted) * self._rtf
         return int(min(MAX_RETRY_AFTER, max(MIN_RETRY_AFTER, math.ceil(backlog))))
 
     @property
@@ -226,10 +229,16 @@ class Scheduler:
                 return False
             if job.gen is None:
                 assert job.audio is not None
-                job.gen, job.info = self.transcriber.transcribe(job.audio, job.options)
+                job.gen, job.info = self.transcriber.transcribe_windows(job.audio, job.options)
                 job.audio = None  # the generator holds what it needs
                 return True
-            job.segments.append(next(job.gen))
+            window = next(job.gen)
+            job.segments.extend(window.segments)
+            spent, audio = time.perf_counter() - t0, window.end - window.start
+            with self._cond:
+                job.done_audio = window.end
+                if audio > 0:
+                    self._rtf = (1 - RTF_SMOOTHING) * self._rtf + RTF_SMOOTHING * spent / audio
             return True
         except StopIteration:
             assert job.info is not None
@@ -248,9 +257,6 @@ class Scheduler:
     def _finish(self, job: Job, result: JobResult | None, error: BaseException | None) -> None:
         with self._cond:
             self._admitted.discard(job)
-            if result is not None and job.duration > 0:
-                rtf = result.busy / job.duration
-                self._rtf = (1 - RTF_SMOOTHING) * self._rtf + RTF_SMOOTHING * rtf
         job.gen = None
         if not job.future.done():
             if error is not None:
@@ -286,6 +292,11 @@ class ScheduledTranscriber:
 
         result = self._scheduler.transcribe(as_samples(audio), options, self._priority)
         return iter(result.segments), result.info
+
+    def transcribe_windows(self, audio: Any, options: TranscribeOptions | None = None, *,
+                           max_duration: float | None = None) -> tuple[Iterator[WindowResult], TranscriptionInfo]:
+        segments, info = self.transcribe(audio, options)
+        return iter([WindowResult(0.0, info.duration, tuple(segments))]), info
 
     def detect_language(self, audio: Any) -> tuple[str, float, list[tuple[str, float]]]:
         if not self._inner.is_multilingual:

@@ -6,10 +6,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import BackendUnavailableError
 from ..options import EngineOptions
 from .base import AudioInput, Transcriber
+
+if TYPE_CHECKING:
+    from ..export.build import BuiltModel
+    from .runtime import ModelRuntime
 
 log = logging.getLogger(__name__)
 
@@ -43,38 +48,55 @@ def load_transcriber(
     options: EngineOptions | None = None, progress: Callable[[str, float], None] | None = None
 ) -> Transcriber:
     """Build (first use, with progress) or load the INT8 model and return a ready transcriber."""
-    from ..export.build import ensure_model
     from ..tokenizer import load_tokenizer
     from ..transcribe import WhisperTranscriber
+    from .selection import choose_backend
 
     opts = options or EngineOptions()
     started = time.monotonic()
-    built = ensure_model(opts.model, opts.cache_dir, progress)
+    choice = choose_backend(opts)
+    log.info("backend %s: %s", choice.backend, choice.reason)
+    try:
+        built, runtime = _load_runtime(choice.backend, opts, progress)
+    except BackendUnavailableError as exc:
+        if opts.backend != "auto" or choice.backend != "litert" or opts.device.lower() not in ("auto", "cpu"):
+            raise
+        log.warning("LiteRT could not start (%s); using onnxruntime", exc)
+        built, runtime = _load_runtime("onnxruntime", opts, progress)
     dims = built.dims
-    backend = opts.backend
-    if backend in ("auto", "onnxruntime"):
-        from .ort_backend import OrtRuntime
-
-        try:
-            runtime = OrtRuntime(
-                built.encoder,
-                built.decoder,
-                opts,
-                dims.n_text_layer,
-                dims.n_text_head,
-                dims.n_text_state // dims.n_text_head,
-            )
-        except BackendUnavailableError:
-            if backend == "onnxruntime":
-                raise
-            from .tflite_backend import TfliteRuntime
-
-            runtime = TfliteRuntime.from_built(built, opts)  # type: ignore[assignment]
-    else:
-        from .tflite_backend import TfliteRuntime
-
-        runtime = TfliteRuntime.from_built(built, opts)  # type: ignore[assignment]
     tok = load_tokenizer(built.tokenizer, dims.n_vocab, dims.num_languages)
     transcriber = WhisperTranscriber(runtime, tok, dims, built.name)
     log.info("loaded %s in %.2f s", transcriber.name, time.monotonic() - started)
     return transcriber
+
+
+def _load_runtime(
+    backend: str, opts: EngineOptions, progress: Callable[[str, float], None] | None
+) -> tuple[BuiltModel, ModelRuntime]:
+    if backend == "litert":
+        from ..export.tflite_build import ensure_litert_model, model_files
+        from .litert_backend import check_device
+
+        check_device(opts.device)  # before a possibly long build
+        built = ensure_litert_model(opts.model, opts.cache_dir, progress)
+        from .litert_backend import LitertRuntime
+
+        encoder, decoder = model_files(built)
+        d = built.dims
+        return built, LitertRuntime(
+            encoder, decoder, opts, d.n_text_layer, d.n_text_head, d.n_text_state // d.n_text_head, d.n_text_ctx
+        )
+    from ..export.build import ensure_model
+    from .ort_backend import OrtRuntime
+
+    if opts.quantization == "static":
+        from ..export.quantize_static import ensure_static_model
+        from ..export.quantize_static import model_files as static_files
+
+        built = ensure_static_model(opts.model, opts.cache_dir, progress=progress)
+        encoder, decoder = static_files(built)
+    else:
+        built = ensure_model(opts.model, opts.cache_dir, progress)
+        encoder, decoder = built.encoder, built.decoder
+    d = built.dims
+    return built, OrtRuntime(encoder, decoder, opts, d.n_text_layer, d.n_text_head, d.n_text_state // d.n_text_head)

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ..options import TranscribeOptions
-from ..results import Segment, TranscriptionInfo
+from ..results import Segment, TranscriptionInfo, WindowResult
 
 AudioInput = np.ndarray | str | Path  # float32 mono 16 kHz samples, or a file to decode
 
@@ -27,5 +27,9 @@ class Transcriber(Protocol):
     def transcribe(
         self, audio: AudioInput, options: TranscribeOptions | None = None
     ) -> tuple[Iterator[Segment], TranscriptionInfo]: ...
+
+    def transcribe_windows(
+        self, audio: AudioInput, options: TranscribeOptions | None = None, *, max_duration: float | None = None
+    ) -> tuple[Iterator[WindowResult], TranscriptionInfo]: ...
 
     def detect_language(self, audio: AudioInput) -> tuple[str, float, list[tuple[str, float]]]: ...

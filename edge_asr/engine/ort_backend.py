@@ -24,6 +24,7 @@ ACCELERATED_PROVIDERS = (
     "ArmNNExecutionProvider",
 )
 CPU_PROVIDER = "CPUExecutionProvider"
+QNN_HTP_BACKEND = "libQnnHtp.so"  # the Hexagon NPU backend of the QNN SDK (onnxruntime-qnn ships it)
 
 
 def _import_ort() -> Any:
@@ -37,18 +38,38 @@ def _import_ort() -> Any:
 
 
 def choose_providers(device: str, available: list[str]) -> list[str]:
-    """The provider list for a device setting: 'auto' picks the best available accelerator, then the CPU."""
-    if device == "cpu":
+    """The provider list for a device setting: 'auto' picks the best available accelerator, then the CPU;
+    a named one (cuda, tensorrt, qnn, or a full provider name) comes first, the CPU catches what it cannot run."""
+    from .selection import ORT_DEVICES, device_unavailable
+
+    key = device.lower()
+    if key == "cpu":
         return [CPU_PROVIDER]
-    if device == "auto":
+    if key == "auto":
         return [p for p in ACCELERATED_PROVIDERS if p in available] + [CPU_PROVIDER]
-    wanted = device if device.endswith("ExecutionProvider") else f"{device}ExecutionProvider"
+    wanted = ORT_DEVICES.get(key, device if key.endswith("executionprovider") else f"{device}ExecutionProvider")
     match = [p for p in available if p.lower() == wanted.lower()]
     if not match:
-        raise BackendUnavailableError(
-            f"execution provider {device!r} is not available in this onnxruntime; available: {', '.join(available)}"
-        )
-    return [match[0], CPU_PROVIDER]
+        raise device_unavailable(device, f"onnxruntime has no {wanted}")
+    chain = [match[0]]
+    if match[0] == "TensorrtExecutionProvider" and "CUDAExecutionProvider" in available:
+        chain.append("CUDAExecutionProvider")  # TensorRT hands the nodes it cannot build to CUDA, then the CPU
+    return [*chain, CPU_PROVIDER]
+
+
+def provider_options(providers: list[str], cache_dir: Path) -> list[dict[str, str]]:
+    """Per-provider settings: TensorRT keeps its built engines (minutes to build on a Jetson) in the model cache;
+    QNN runs on the NPU (HTP) backend."""
+    out: list[dict[str, str]] = []
+    for p in providers:
+        if p == "TensorrtExecutionProvider":
+            out.append({"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache_dir / "tensorrt"),
+                        "trt_fp16_enable": "True"})
+        elif p == "QNNExecutionProvider":
+            out.append({"backend_path": QNN_HTP_BACKEND})
+        else:
+            out.append({})
+    return out
 
 
 class OrtRuntime:
@@ -68,6 +89,7 @@ class OrtRuntime:
         providers = choose_providers(options.device, list(ort.get_available_providers()))
         # Two sessions own two thread pools on as few as 2 cores: spinning idle threads of one steal the cores
         # from the other (measured: 8.2 s vs 3.3 s for en-dev with both spinning under load), and burn idle CPU.
+        self._provider_options = provider_options(providers, Path(encoder_path).parent)
         self.encoder = self._session(ort, encoder_path, options.threads, options.low_memory, providers, spin=False)
         self.decoder = self._session(
             ort, decoder_path, options.decoder_threads, options.low_memory, providers, spin=False
@@ -76,8 +98,7 @@ class OrtRuntime:
         self._enc_outputs = [o.name for o in self.encoder.get_outputs()]
         self._dec_outputs = [o.name for o in self.decoder.get_outputs()]
 
-    @staticmethod
-    def _session(ort: Any, path: Path, threads: int, low_memory: bool, providers: list[str], spin: bool) -> Any:
+    def _session(self, ort: Any, path: Path, threads: int, low_memory: bool, providers: list[str], spin: bool) -> Any:
         so = ort.SessionOptions()
         so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         # Measured here: ALL fuses MatMul+Transpose in attention; PARALLEL mode was 2x slower.
@@ -88,7 +109,9 @@ class OrtRuntime:
         so.enable_cpu_mem_arena = not low_memory
         so.log_severity_level = 3
         try:
-            return ort.InferenceSession(str(path), so, providers=providers)
+            return ort.InferenceSession(
+                str(path), so, providers=providers, provider_options=self._provider_options
+            )
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
             if providers != [CPU_PROVIDER]:
                 log.warning("could not start %s with %s (%s); falling back to the CPU", path.name, providers[0], exc)

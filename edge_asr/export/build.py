@@ -225,6 +225,8 @@ def build_model(
         )
     directory.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=directory.parent))
+    import onnx  # here, not at the top: loading a cached model (or a LiteRT build) never needs it
+
     try:
         progress("writing encoder graph", 0.15)
         onnx.save(build_encoder(weights), str(work / "encoder.fp32.onnx"))

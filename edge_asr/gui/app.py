@@ -1,12 +1,19 @@
-"""Start the desktop app: QApplication, theme, the main window, and the screenshot mode."""
+"""Start the desktop app: QApplication, theme, the main window, and the screenshot mode.
+
+Screenshot mode shows the window a user would see once it is usable: it waits for the model (building it on a
+fresh cache, however long that takes, up to SCREENSHOT_MAX_WAIT_MS), lets the first resource samples arrive,
+saves the PNG and prints the window's state at that moment (status text, whether Record is enabled) as one
+JSON line, so a test can check what the picture shows.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
@@ -16,14 +23,17 @@ from PySide6.QtWidgets import QApplication
 from ..errors import ConfigError
 from .bench import MODEL_MARK, READY_MARK
 from .constants import DEFAULT_WINDOW_SIZE, MIN_WINDOW_SIZE, ORGANIZATION, SCREENSHOT_MAX_WAIT_MS, SCREENSHOT_SETTLE_MS
+from .icons import app_icon_path
 from .main_window import MainWindow
+from .model_loader import ModelState
+from .qt_check import check_qt_binding
 from .settings import THEMES, AppSettings, load_settings, open_store
 from .theme import apply_theme
 
 log = logging.getLogger(__name__)
 
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
-ICON_PATH = Path(__file__).resolve().parents[2] / "assets" / "edge-asr.svg"  # source checkouts; absent in wheels
+SCREENSHOT_MARK = "EDGE_ASR_SCREENSHOT"
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -60,6 +70,7 @@ def ensure_app() -> QApplication:
     app = QApplication.instance()
     if isinstance(app, QApplication):
         return app
+    check_qt_binding()
     # Fractional scale factors (1.25, 1.5) instead of rounding, so text is crisp and sized right on HiDPI.
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication(sys.argv[:1])
@@ -67,8 +78,8 @@ def ensure_app() -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationDisplayName("edge-asr")
     app.setDesktopFileName("edge-asr")
-    if ICON_PATH.exists():
-        app.setWindowIcon(QIcon(str(ICON_PATH)))
+    if app_icon_path().exists():
+        app.setWindowIcon(QIcon(str(app_icon_path())))
     return app
 
 
@@ -99,20 +110,45 @@ def wait_for(window: MainWindow, ms: int) -> None:
 
 
 def settle(window: MainWindow, max_wait_ms: int = SCREENSHOT_MAX_WAIT_MS) -> None:
-    """Let the window reach its resting state: the model loaded (or failed), first resource samples in."""
-    if window.transcriber is None and window.is_loading():
+    """Let the window reach its resting state: the model loaded (or failed), first resource samples in.
+
+    The load may not have started yet (it starts on the first event-loop turn), so this waits on the
+    window's model state, not on whether a load job happens to exist right now.
+    """
+    if window.model_state() is ModelState.LOADING:
         loop = QEventLoop()
         window.model_ready.connect(loop.quit)
         QTimer.singleShot(max_wait_ms, loop.quit)
         loop.exec()
+        window.model_ready.disconnect(loop.quit)
     wait_for(window, SCREENSHOT_SETTLE_MS)
 
 
-def save_screenshot(window: MainWindow, path: Path) -> None:
+@dataclass(frozen=True)
+class ScreenshotState:
+    """What the saved picture shows, read from the window at the moment of capture."""
+
+    path: str
+    width: int  # device pixels
+    height: int
+    model_state: str  # none | loading | ready | failed
+    status: str  # the status bar's model text
+    record_enabled: bool
+    banner: str  # the error/info banner's text, "" when hidden
+
+    def line(self) -> str:
+        return f"{SCREENSHOT_MARK} {json.dumps(asdict(self))}"
+
+
+def save_screenshot(window: MainWindow, path: Path) -> ScreenshotState:
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not window.grab().save(str(path), "PNG"):
+    image = window.grab()
+    state = ScreenshotState(str(path), image.width(), image.height(), window.model_state().value,
+                            window.model_status.text(), window.actions_.record.isEnabled(), window.banner.text())
+    if not image.save(str(path), "PNG"):
         raise ConfigError(f"could not write the screenshot {path}")
     log.info("screenshot saved to %s", path)
+    return state
 
 
 def run(options: GuiOptions) -> int:
@@ -135,8 +171,13 @@ def run(options: GuiOptions) -> int:
     if options.screenshot is not None:
         settle(window)
         try:
-            save_screenshot(window, options.screenshot)
+            state = save_screenshot(window, options.screenshot)
         finally:
-            window.close()
+            window.close()  # cancels and joins the window's jobs: nothing runs on after the window is gone
+        print(state.line(), flush=True)
+        if options.autoload and state.model_state != ModelState.READY.value:
+            print(f"edge-asr gui: the model did not load ({state.model_state}): {state.banner or state.status}",
+                  file=sys.stderr)
+            return 1
         return 0
     return int(app.exec())

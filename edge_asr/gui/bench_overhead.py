@@ -55,10 +55,10 @@ def child_gui(clip: str) -> None:
     from PySide6.QtCore import QEventLoop, QSettings
 
     from .app import ensure_app
+    from .jobs import Job
     from .main_window import MainWindow
     from .recording import RecState
     from .settings import AppSettings
-    from .workers import Job
 
     _, file_source = _pipeline_parts()
     ensure_app()
@@ -81,8 +81,8 @@ def child_gui(clip: str) -> None:
     if pipeline is None:
         raise EdgeAsrError(f"recording did not start: {window.banner.text()}")
     waiter = Job("waiting for the replay to end", lambda _p: pipeline.wait(PIPELINE_WAIT_S))
-    waiter.signals.finished.connect(loop.quit)
-    waiter.signals.failed.connect(loop.quit)
+    waiter.finished.connect(loop.quit)
+    waiter.failed.connect(loop.quit)
     waiter.start()
     loop.exec()  # the GUI runs normally (events, repaints, the resource panel) until the replay ends
     window.toggle_recording()

@@ -7,8 +7,8 @@ SETTINGS_APP = "edge-asr-gui"
 
 DEFAULT_WINDOW_SIZE = (1100, 700)  # px, first run
 MIN_WINDOW_SIZE = (800, 480)  # px, a 7" Raspberry Pi touchscreen
-SIDEBAR_WIDTH = 300  # px, device / resources / jobs column
-SIDEBAR_MIN_WIDTH = 260  # px
+SIDEBAR_WIDTH = 280  # px, the file jobs panel
+SIDEBAR_MIN_WIDTH = 220  # px
 
 RESOURCE_SAMPLE_INTERVAL_MS = 1000  # ms between ResourceSampler reads while no Stats events flow
 STATS_FRESH_S = 3.0  # s: a Stats event younger than this makes the GUI's own sampling redundant
@@ -23,7 +23,7 @@ PIPELINE_STOP_TIMEOUT_S = 5.0  # s the pipeline may take to flush the utterance 
 SHUTDOWN_WAIT_MS = 8000  # ms the window waits for workers on close before giving up
 
 SCREENSHOT_SETTLE_MS = 1200  # ms after the window shows before a screenshot, so first samples arrive
-SCREENSHOT_MAX_WAIT_MS = 20_000  # ms a screenshot waits at most for the model to finish loading
+SCREENSHOT_MAX_WAIT_MS = 900_000  # ms a screenshot waits for the model: a first build is ~1 min here, longer on a Pi
 
 MAX_THREADS = 16  # upper bound offered for encoder threads
 PROGRESS_STEPS = 1000  # resolution of progress bars (QProgressBar takes ints)

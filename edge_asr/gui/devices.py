@@ -8,8 +8,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from .jobs import Job
 from .recording import list_input_devices
-from .workers import Job, human_message
+from .workers import human_message
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,8 @@ class DeviceWatcher(QObject):
         if self._job is not None or self._paused:
             return
         self._job = Job("listing input devices", lambda _p: list_input_devices())
-        self._job.signals.finished.connect(self._on_devices)
-        self._job.signals.failed.connect(self._on_failed)
+        self._job.finished.connect(self._on_devices)
+        self._job.failed.connect(self._on_failed)
         self._job.start()
 
     def _on_devices(self, devices: Sequence[Any]) -> None:

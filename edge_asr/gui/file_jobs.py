@@ -1,4 +1,5 @@
-"""File jobs: the queue of dropped/opened files, each with a progress bar and Cancel, over FileJobWorker."""
+"""File jobs: the queue of dropped/opened files, each with a progress bar, percent, elapsed, time left, speed
+(x real time) and Cancel, over FileJobWorker."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
@@ -22,7 +23,10 @@ from PySide6.QtWidgets import (
 from ..engine.base import Transcriber
 from ..options import TranscribeOptions
 from .constants import PROGRESS_STEPS
+from .progress import ProgressClock
 from .workers import FileJobSpec, FileJobWorker
+
+_TICK_MS = 1000  # ms between elapsed-time refreshes while a job runs
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +35,13 @@ log = logging.getLogger(__name__)
 class _Row:
     name: QLabel
     bar: QProgressBar
+    detail: QLabel
     cancel: QPushButton
     spec: FileJobSpec
     state: str = "queued"  # queued | running | done | cancelled | failed
     text: str = ""
+    clock: ProgressClock | None = None
+    elapsed_s: float | None = None  # the worker's own figure at the last segment
 
 
 class FileJobsPanel(QWidget):
@@ -56,10 +63,13 @@ class FileJobsPanel(QWidget):
         self._grid.setColumnStretch(0, 1)
         outer.addLayout(self._grid)
         self._rows: dict[int, _Row] = {}
+        self._tick = QTimer(self)
+        self._tick.setInterval(_TICK_MS)
+        self._tick.timeout.connect(self._refresh_running)
 
     def add(self, spec: FileJobSpec) -> None:
         self._empty.hide()
-        row = len(self._rows) * 2
+        row = len(self._rows) * 3
         name = QLabel(self)
         name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names elide, not widen
         name.setToolTip(str(spec.path))
@@ -68,13 +78,21 @@ class FileJobsPanel(QWidget):
         bar.setTextVisible(False)
         bar.setMaximumHeight(bar.fontMetrics().height() // 2 + 4)
         bar.setAccessibleName(f"Progress of {spec.path.name}")
+        detail = QLabel("queued", self)
+        detail.setObjectName("job-detail")
+        detail.setWordWrap(True)  # "48 % · 0:03 elapsed · about 0:03 left · 9.2× real time" takes two lines here
+        detail.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        small = detail.font()
+        small.setPointSizeF(small.pointSizeF() * 0.9)
+        detail.setFont(small)
         cancel = QPushButton("Cancel", self)
         cancel.setAccessibleName(f"Cancel {spec.path.name}")
         cancel.clicked.connect(lambda: self.cancel_requested.emit(spec.job_id))
         self._grid.addWidget(name, row, 0)
         self._grid.addWidget(cancel, row, 1, 2, 1)
         self._grid.addWidget(bar, row + 1, 0)
-        self._rows[spec.job_id] = _Row(name, bar, cancel, spec)
+        self._grid.addWidget(detail, row + 2, 0, 1, 2)
+        self._rows[spec.job_id] = _Row(name, bar, detail, cancel, spec)
         self._set_state(spec.job_id, "queued")
 
     def _set_state(self, job_id: int, state: str, detail: str = "") -> None:
@@ -88,7 +106,7 @@ class FileJobsPanel(QWidget):
         full = f"{text}: {detail}" if detail else text
         row.name.setAccessibleName(full)
         row.name.setToolTip(f"{row.spec.path}\n{full}")
-        row.cancel.setEnabled(state in ("queued", "running"))
+        row.cancel.setVisible(state in ("queued", "running"))
 
     def _elide(self, row: _Row) -> None:
         # The sidebar is narrow: long file names lose their middle rather than widen the window or get cut.
@@ -101,20 +119,52 @@ class FileJobsPanel(QWidget):
             self._elide(row)
 
     def set_running(self, job_id: int) -> None:
+        row = self._rows[job_id]
+        row.clock = ProgressClock()
         self._set_state(job_id, "running")
+        self._show_detail(row)
+        self._tick.start()
 
-    def set_progress(self, job_id: int, fraction: float) -> None:
-        self._rows[job_id].bar.setValue(round(fraction * PROGRESS_STEPS))
+    def set_progress(self, job_id: int, fraction: float, audio_done_s: float | None = None,
+                     elapsed_s: float | None = None) -> None:
+        row = self._rows[job_id]
+        row.bar.setValue(round(fraction * PROGRESS_STEPS))
+        if row.clock is None:
+            row.clock = ProgressClock()
+        row.clock.update(fraction, audio_done_s)
+        row.elapsed_s = elapsed_s
+        self._show_detail(row)
 
     def set_done(self, job_id: int) -> None:
-        self.set_progress(job_id, 1.0)
+        row = self._rows[job_id]
+        row.bar.setValue(PROGRESS_STEPS)
         self._set_state(job_id, "done")
+        self._show_detail(row, done=True)
 
     def set_cancelled(self, job_id: int) -> None:
         self._set_state(job_id, "cancelled")
+        self._rows[job_id].detail.setText("cancelled")
 
     def set_failed(self, job_id: int, message: str) -> None:
         self._set_state(job_id, "failed", message)
+        self._rows[job_id].detail.setText("failed: see the message above")
+
+    def detail_text(self, job_id: int) -> str:
+        return self._rows[job_id].detail.accessibleName()
+
+    def _show_detail(self, row: _Row, *, done: bool = False) -> None:
+        if row.clock is None:
+            return
+        text = row.clock.snapshot(row.elapsed_s if done else None).text(done=done)
+        row.detail.setAccessibleName(text)
+        row.detail.setText(text)
+
+    def _refresh_running(self) -> None:
+        running = [r for r in self._rows.values() if r.state == "running"]
+        for row in running:
+            self._show_detail(row)
+        if not running:
+            self._tick.stop()
 
     def state(self, job_id: int) -> str:
         return self._rows[job_id].state

@@ -19,7 +19,8 @@ from ..errors import DeviceError
 from ..options import TranscribeOptions
 from .bridge import EventBridge
 from .constants import PIPELINE_STOP_TIMEOUT_S
-from .workers import Job, Progress, human_message
+from .jobs import Job, Progress
+from .workers import human_message
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,8 @@ class PipelineRecorder(QObject):
             return pipeline
 
         self._job = Job("starting the microphone", open_and_start)
-        self._job.signals.finished.connect(self._on_started)
-        self._job.signals.failed.connect(self._on_start_failed)
+        self._job.finished.connect(self._on_started)
+        self._job.failed.connect(self._on_start_failed)
         self._job.start()
 
     def _on_started(self, pipeline: Any) -> None:
@@ -144,8 +145,8 @@ class PipelineRecorder(QObject):
             pipeline.stop(timeout=PIPELINE_STOP_TIMEOUT_S)  # flushes the utterance in flight: nothing is lost
 
         self._job = Job("stopping the microphone", flush_and_stop)
-        self._job.signals.finished.connect(self._on_stopped)
-        self._job.signals.failed.connect(self._on_stop_failed)
+        self._job.finished.connect(self._on_stopped)
+        self._job.failed.connect(self._on_stop_failed)
         self._job.start()
 
     def _on_stopped(self, _result: object) -> None:

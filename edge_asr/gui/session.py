@@ -37,5 +37,11 @@ def export_transcript(view: TranscriptView, settings: AppSettings, transcriber: 
 
 
 def model_status_text(transcriber: Transcriber, settings: AppSettings) -> str:
-    languages = "multilingual" if transcriber.is_multilingual else "English"
-    return f"Model {transcriber.name} ready ({languages})"
+    """``tiny.en ready · English · onnxruntime: CPUExecutionProvider``."""
+    name, _, runtime = transcriber.name.partition(" (")
+    codes = getattr(getattr(transcriber, "tok", None), "language_codes", ())
+    languages = (f"{len(codes)} languages" if codes else "multilingual") if transcriber.is_multilingual else "English"
+    parts = [f"{name} ready", languages]
+    if runtime:
+        parts.append(runtime.rstrip(")"))
+    return " · ".join(parts)

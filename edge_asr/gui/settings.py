@@ -14,7 +14,7 @@ from PySide6.QtCore import QSettings
 
 from ..constants import DEFAULT_MODEL
 from ..errors import ConfigError
-from ..options import EngineOptions, TranscribeOptions
+from ..options import EngineOptions, Task, TranscribeOptions
 from .constants import EXPORT_FORMATS, MAX_THREADS, ORGANIZATION, SETTINGS_APP
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ THEMES: tuple[str, ...] = ("system", "light", "dark")
 BACKENDS: tuple[str, ...] = ("auto", "onnxruntime", "tflite")
 ACCELERATORS: tuple[str, ...] = ("auto", "cpu")
 AUTO_LANGUAGE = "auto"
+TASKS: tuple[str, ...] = ("transcribe", "translate")
 _SETTINGS_GROUP = "app"
 
 
@@ -36,10 +37,12 @@ class AppSettings:
     accelerator: str = "auto"  # EngineOptions.device
     threads: int = 0  # 0: the engine's default
     language: str = AUTO_LANGUAGE  # "auto": detect (multilingual) or the model's only language
+    task: str = "transcribe"  # or "translate" (to English; multilingual models only)
     input_device: str = ""  # device name; "": the system default
     export_format: str = "srt"
     last_dir: str = ""
     theme: str = "system"
+    show_resources: bool = True  # the resource strip at the bottom
 
     def __post_init__(self) -> None:
         if not self.model.strip():
@@ -52,6 +55,8 @@ class AppSettings:
             raise ConfigError(f"threads must be between 0 (automatic) and {MAX_THREADS}, not {self.threads}")
         if not self.language.strip():
             raise ConfigError("language must not be empty (use 'auto' to detect it)")
+        if self.task not in TASKS:
+            raise ConfigError(f"task must be one of {', '.join(TASKS)}, not {self.task!r}")
         if self.export_format not in EXPORT_FORMATS:
             raise ConfigError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, not {self.export_format!r}")
         if self.theme not in THEMES:
@@ -69,7 +74,8 @@ class AppSettings:
     def transcribe_options(self, multilingual: bool) -> TranscribeOptions:
         # An English-only model has exactly one language; a stale choice from a multilingual model must not leak in.
         language = None if (self.language == AUTO_LANGUAGE or not multilingual) else self.language
-        return TranscribeOptions(language=language)
+        task: Task = "translate" if (multilingual and self.task == "translate") else "transcribe"
+        return TranscribeOptions(language=language, task=task)
 
 
 def load_settings(store: QSettings) -> AppSettings:
@@ -84,7 +90,7 @@ def load_settings(store: QSettings) -> AppSettings:
             raw = store.value(f.name)
             default = getattr(defaults, f.name)
             try:
-                values[f.name] = int(raw) if isinstance(default, int) else str(raw)  # type: ignore[arg-type]
+                values[f.name] = _parse(raw, default)
             except (TypeError, ValueError):
                 log.warning("ignoring saved setting %s=%r: not a %s", f.name, raw, type(default).__name__)
     finally:
@@ -101,6 +107,20 @@ def load_settings(store: QSettings) -> AppSettings:
         except ConfigError as exc:
             log.warning("ignoring saved setting %s=%r: %s", name, value, exc)
     return AppSettings(**good)
+
+
+def _parse(raw: Any, default: Any) -> Any:
+    """A stored value as the field's type (INI files give strings back; bool is checked before int)."""
+    if isinstance(default, bool):
+        text = str(raw).strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        raise ValueError(f"not a boolean: {raw!r}")
+    if isinstance(default, int):
+        return int(raw)
+    return str(raw)
 
 
 def save_settings(store: QSettings, settings: AppSettings) -> None:

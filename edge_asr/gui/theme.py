@@ -1,4 +1,6 @@
-"""Light and dark palettes on the Fusion style; "system" follows the desktop's colour scheme."""
+"""The look: the platform's own style where there is one (Windows 11, macOS, KDE's Breeze), else Fusion with
+our light and dark palettes; "system" follows the desktop's colour scheme. One small style sheet sets the
+spacing and the flat, rounded toolbar buttons."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import logging
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QStyleFactory
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +65,59 @@ def build_palette(theme: str) -> QPalette:
     return pal
 
 
+# Native styles that draw light and dark themselves (from the colour scheme, not from a palette we set).
+NATIVE_STYLES = ("windows11", "macos")
+# Desktop styles that follow a palette well; used when the desktop is already running them (e.g. KDE).
+PALETTE_STYLES = ("breeze", "fusion")
+_SPACING_PX = 6
+
+STYLE_SHEET = f"""
+QToolBar {{ spacing: 2px; padding: 4px {_SPACING_PX}px; border: none; }}
+QToolBar QToolButton {{ padding: 4px 6px; border-radius: 6px; border: 1px solid transparent; }}
+QToolBar QToolButton:hover {{ background: palette(alternate-base); border-color: palette(mid); }}
+QToolBar QToolButton:pressed, QToolBar QToolButton:checked {{ background: palette(midlight); }}
+QToolBar QToolButton:disabled {{ color: palette(placeholder-text); }}
+#session-bar, #resource-strip {{ background: palette(window); }}
+QFrame#rule {{ color: palette(mid); max-height: 1px; border: none; background: palette(mid); }}
+QStatusBar {{ border-top: 1px solid palette(mid); }}
+QStatusBar::item {{ border: none; }}
+#banner {{ border-radius: 0; }}
+QTableView#transcript-table {{ border: none; }}
+QTableView#transcript-table::item {{ padding: 4px 6px; }}
+"""
+
+
+def choose_style(available: list[str], current: str) -> str:
+    """The platform style when it exists, the desktop's own palette-friendly style, else Fusion."""
+    keys = {k.lower(): k for k in available}
+    for native in NATIVE_STYLES:
+        if native in keys:
+            return keys[native]
+    if current.lower() in PALETTE_STYLES:
+        return keys.get(current.lower(), current)
+    return "Fusion"
+
+
 def apply_theme(app: QApplication, name: str) -> str:
     """Apply ``light``, ``dark`` or ``system``; returns the theme actually applied."""
-    theme = resolve_theme(name)
-    app.setStyle("Fusion")  # the one style that honours a full palette identically on every platform
-    app.setPalette(build_palette(theme))
+    initial = app.property("edge_asr_initial_style")
+    if initial is None:  # the style the desktop gave us, before we ever changed it
+        initial = app.style().name()
+        app.setProperty("edge_asr_initial_style", initial)
+    style = choose_style(QStyleFactory.keys(), str(initial))
+    if app.style().name().lower() != style.lower():
+        app.setStyle(style)
+    hints = QGuiApplication.styleHints()
+    if style.lower() in NATIVE_STYLES and hasattr(hints, "setColorScheme"):  # Qt >= 6.8
+        hints.setColorScheme({"light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}.get(
+            name, Qt.ColorScheme.Unknown))
+        theme = resolve_theme(name)
+    else:
+        theme = resolve_theme(name)
+        app.setPalette(build_palette(theme))
+    app.setStyleSheet(STYLE_SHEET)
     app.setProperty("edge_asr_theme", theme)
-    log.debug("theme %s (asked %s)", theme, name)
+    log.debug("theme %s (asked %s), style %s", theme, name, style)
     return theme
 
 

@@ -1,5 +1,5 @@
-"""Everything that may block, off the GUI thread: one-shot jobs on the thread pool, the resource sampler and
-the file-job queue as QObjects moved to their own QThreads.
+"""Long-lived workers off the GUI thread: the resource sampler and the file-job queue, QObjects moved to their
+own QThreads (one-shot jobs are in :mod:`edge_asr.gui.jobs`).
 
 Results and errors come back as queued signals; an exception from the core becomes a human message
 (:func:`human_message`) and is logged, never swallowed.
@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ..engine.base import Transcriber
 from ..errors import EdgeAsrError
@@ -23,60 +23,11 @@ from ..options import TranscribeOptions
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], None]
-
-
 def human_message(exc: BaseException) -> str:
     """The message a person sees: the core's own words for its errors, type and text for anything else."""
     if isinstance(exc, EdgeAsrError):
         return str(exc)
     return f"Unexpected {type(exc).__name__}: {exc}"
-
-
-class _JobSignals(QObject):
-    progress = Signal(str, float)  # stage, fraction 0..1
-    finished = Signal(object)  # the function's result
-    failed = Signal(object)  # the exception
-
-
-class Job(QRunnable):
-    """Run ``fn(progress)`` once on the global thread pool; connect to :attr:`signals` before :meth:`start`."""
-
-    def __init__(self, name: str, fn: Callable[[Progress], Any]) -> None:
-        super().__init__()
-        self.name = name
-        self._fn = fn
-        self.signals = _JobSignals()
-        self.done = threading.Event()  # set after the result or error signal was emitted
-        self.setAutoDelete(False)  # Python keeps the reference (see _live_jobs): Qt must not delete it under us
-
-    def run(self) -> None:
-        try:
-            result = self._fn(self.signals.progress.emit)
-        except BaseException as exc:
-            if isinstance(exc, EdgeAsrError):
-                log.warning("%s failed: %s", self.name, exc)
-            else:
-                log.exception("%s failed", self.name)
-            self.signals.failed.emit(exc)
-        else:
-            self.signals.finished.emit(result)
-        finally:
-            self.done.set()
-            _live_jobs.discard(self)
-
-    def start(self) -> Job:
-        _live_jobs.add(self)
-        QThreadPool.globalInstance().start(self)
-        return self
-
-
-_live_jobs: set[Job] = set()
-
-
-def wait_for_jobs(timeout_s: float) -> bool:
-    """Block until every started job has finished (shutdown only); False when some are still running."""
-    return QThreadPool.globalInstance().waitForDone(int(timeout_s * 1000))
 
 
 class ResourcePoller(QObject):
@@ -138,7 +89,7 @@ class FileJobSpec:
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
-class Cancelled(Exception):
+class _FileJobCancelled(Exception):
     """A file job stopped by the user between two segments."""
 
 
@@ -151,7 +102,7 @@ class FileJobWorker(QObject):
 
     job_started = Signal(int, object)  # job id, TranscriptionInfo
     job_segment = Signal(int, object)  # job id, Segment
-    job_progress = Signal(int, float)  # job id, fraction 0..1
+    job_progress = Signal(int, float, float, float)  # job id, fraction 0..1, audio s done, wall s elapsed
     job_finished = Signal(int)  # job id
     job_cancelled = Signal(int)  # job id
     job_failed = Signal(int, str)  # job id, human message
@@ -208,16 +159,20 @@ class FileJobWorker(QObject):
                     self._current = None
 
     def _run_one(self, transcriber: Transcriber, spec: FileJobSpec) -> None:
+        started = time.monotonic()
+        duration = 0.0
         try:
             segments, info = transcriber.transcribe(spec.path, spec.options)
+            duration = info.duration
             self.job_started.emit(spec.job_id, info)
             for seg in segments:
                 self.job_segment.emit(spec.job_id, seg)
-                if info.duration > 0:
-                    self.job_progress.emit(spec.job_id, min(1.0, seg.end / info.duration))
+                if duration > 0:
+                    done = min(duration, seg.end)
+                    self.job_progress.emit(spec.job_id, done / duration, done, time.monotonic() - started)
                 if spec.cancel.is_set():
-                    raise Cancelled
-        except Cancelled:
+                    raise _FileJobCancelled
+        except _FileJobCancelled:
             log.info("file job %d (%s) cancelled", spec.job_id, spec.path.name)
             self.job_cancelled.emit(spec.job_id)
             return
@@ -226,6 +181,6 @@ class FileJobWorker(QObject):
                 log.exception("file job %d (%s) failed", spec.job_id, spec.path)
             self.job_failed.emit(spec.job_id, human_message(exc))
             return
-        self.job_progress.emit(spec.job_id, 1.0)
+        self.job_progress.emit(spec.job_id, 1.0, duration, time.monotonic() - started)
         self.job_finished.emit(spec.job_id)
 

@@ -51,6 +51,7 @@ class Span:
     onset: float  # s: where its speech starts and ends
     offset: float
     reference: str
+    clip: int = 0  # index into the clips the session was built from
 
 
 @dataclass
@@ -120,7 +121,7 @@ def build_session(clips: list[tuple[Path, str]], seconds: float, gap: float,
     while t < seconds:
         x, ref = decoded[i % len(decoded)]
         on, off = speech_bounds(x)
-        spans.append(Span(t, t + len(x) / SAMPLE_RATE, t + on, t + off, ref))
+        spans.append(Span(t, t + len(x) / SAMPLE_RATE, t + on, t + off, ref, i % len(decoded)))
         parts += [x, np.zeros(round(gap * SAMPLE_RATE), np.float32)]
         t += len(x) / SAMPLE_RATE + gap
         i += 1
@@ -205,6 +206,16 @@ def run_session(transcriber: Any, session: np.ndarray, spans: list[Span], option
     }
 
 
+def file_wer(transcriber: Any, clips: list[tuple[Path, str]], spans: list[Span]) -> float | None:
+    """WER of plain file transcription over the same utterances as the session (the bar live finals answer to)."""
+    from ..evaluate import wer
+
+    if not any(s.reference for s in spans):
+        return None
+    texts = ["".join(seg.text for seg in transcriber.transcribe(path)[0]) for path, _ in clips]
+    return wer([s.reference for s in spans if s.reference], [texts[s.clip] for s in spans if s.reference])
+
+
 def run_idle(transcriber: Any, seconds: float, options: LiveOptions, device: str | None) -> dict[str, Any]:
     source: AudioSource
     if device is not None:
@@ -265,6 +276,10 @@ def report(r: dict[str, Any]) -> str:
     if r.get("wer") is not None:
         lines.append(f"  session WER                                 {100 * r['wer']:.1f} %   guard dropped "
                      f"{r['guard_rejected'] or 'nothing'}")
+    if r.get("file_wer") is not None and r.get("wer") is not None:
+        gap = 100 * (r["wer"] - r["file_wer"])
+        lines.append(f"  `transcribe` on the same clips              {100 * r['file_wer']:.1f} %   live - file "
+                     f"{gap:+.1f} pt   target <= +1.0: {ok(gap <= 1.0)}")
     lines.append(f"  slowest finals (latency s, temperature, text): {r['slowest_finals']}")
     lines.append(f"  slowest first partials (s, clip): {r['slowest_first_partials']}")
     return "\n".join(lines)
@@ -297,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"model": transcriber.name, "cores": os.cpu_count(), "min_silence": options.min_silence}
     result.update(run_idle(transcriber, a.idle_seconds, options, a.device))
     result.update(run_session(transcriber, session, spans, options, len(clips)))
+    result["file_wer"] = file_wer(transcriber, clips, spans)
     print(report(result))
     if a.json:
         print(json.dumps(result))

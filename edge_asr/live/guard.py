@@ -80,9 +80,10 @@ def _norm(word: str) -> str:
 def collapse_repeats(text: str, max_repeats: int) -> tuple[str, int]:
     """Remove decoder loops; returns the new text and how many words were removed.
 
-    A short word sequence repeated more than ``max_repeats`` times in a row keeps one copy ("the the" is speech,
-    "I am I am I am I am" is a loop); a sequence of ECHO_MIN_WORDS or more keeps one copy as soon as it repeats,
-    and so does a sentence that starts over at the very end ("And so my fellow Americans. And so my fellow").
+    A word repeated more than ``max_repeats`` times in a row keeps ``max_repeats`` copies; a longer sequence
+    repeated more than that keeps one ("the the" is speech, "I am I am I am I am" is a loop); a sequence of
+    ECHO_MIN_WORDS or more keeps one copy as soon as it repeats, and so does a sentence that starts over at the
+    very end ("And so my fellow Americans. And so my fellow").
     """
     words = text.split()
     keys = [_norm(w) for w in words]
@@ -106,9 +107,12 @@ def collapse_repeats(text: str, max_repeats: int) -> tuple[str, int]:
             i += 1
         else:
             n, reps = loop
-            out += [*words[i : i + n - 1], words[i + reps * n - 1]]  # the last copy's punctuation ends it
-            out_keys += keys[i : i + n]
-            removed += (reps - 1) * n
+            # A repeated single word keeps max_repeats copies: people say "no no no no", and a decode that heard
+            # one "words" too many (en-wild's monologue) must not lose the other four. Longer sequences are loops.
+            keep = max_repeats if n == 1 else 1
+            out += [*words[i : i + keep * n - 1], words[i + reps * n - 1]]  # the last copy's punctuation ends it
+            out_keys += keys[i : i + keep * n]
+            removed += (reps - keep) * n
             i += reps * n
     echo = _trailing_echo(out, out_keys)
     if echo:
@@ -141,8 +145,13 @@ class HallucinationGuard:
         return Verdict("", reason)
 
     def check(self, text: str, *, avg_logprob: float, no_speech_prob: float, compression: float | None = None,
-              speech_seconds: float | None = None) -> Verdict:
-        """Judge one hypothesis: a final when ``speech_seconds`` (what the VAD measured) is given, else a partial."""
+              speech_seconds: float | None = None, speech_span: float | None = None) -> Verdict:
+        """Judge one hypothesis: a final when ``speech_seconds`` (what the VAD measured) is given, else a partial.
+
+        ``speech_span`` (s from the first to the last speech window) bounds how much text the audio can hold; the
+        seconds of windows above the threshold undercount quiet, slow speech (measured: "and that should be all"
+        said softly had 0.6 s of such windows in a 1.5-s span). A partial's span is its audio.
+        """
         c = self.config
         final = speech_seconds is not None
         raw = text
@@ -169,6 +178,7 @@ class HallucinationGuard:
             return self._reject("stock phrase", raw)
         if avg_logprob < OUTRO_MIN_LOGPROB and any(m in key for m in OUTRO_MARKERS):
             return self._reject("video outro", raw)
-        if speech_seconds is not None and len(text) > c.max_chars_per_second * max(speech_seconds, c.min_speech):
+        span = speech_span if speech_span is not None else speech_seconds
+        if span is not None and len(text) > c.max_chars_per_second * max(span, c.min_speech):
             return self._reject("more text than speech", raw)
         return Verdict(text, reason)

@@ -21,7 +21,7 @@ from ..engine.base import Transcriber
 from ..errors import ConfigError
 from ..monitor import ResourceSampler
 from ..options import TranscribeOptions
-from .events import DeviceBack, DeviceLost, Error, Event, Level, Stats
+from .events import DeviceBack, DeviceLost, Error, Event, Level, Partial, Stats
 from .guard import GuardConfig, HallucinationGuard
 from .sources import END, AudioBlock, AudioSource, SourceBack, SourceLost
 from .streaming import StreamingDecoder
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT = 0.1  # s the worker waits for audio before it checks its timers
 DISPATCH_QUEUE = 4096  # events waiting for subscribers; past this, levels/stats/partials are dropped
 LOST_FLUSH_TIMEOUT = 5.0  # s the final of the audio before a device fault may delay the DeviceLost event
-EVENT_PUT_TIMEOUT = 1.0  # s a final/error/device event may wait for room in the dispatch queue
 _SENTINEL = object()
 
 
@@ -94,7 +93,7 @@ class LivePipeline:
         self._vad_model = vad_model
         self._subscribers: list[Callable[[Event], None]] = []
         self._sub_lock = threading.Lock()
-        self._events: queue.Queue[object] = queue.Queue(DISPATCH_QUEUE)
+        self._events: queue.Queue[object] = queue.Queue()  # unbounded: see _publish
         self._stop = threading.Event()
         self._done = threading.Event()
         self._started = False
@@ -173,17 +172,15 @@ class LivePipeline:
 
     # -- events ---------------------------------------------------------------------------------------------
     def _publish(self, event: Event) -> None:
-        if isinstance(event, (Level, Stats)):
-            try:
-                self._events.put_nowait(event)
-            except queue.Full:
-                self.dropped_events += 1
-            return
-        try:
-            self._events.put(event, timeout=EVENT_PUT_TIMEOUT)
-        except queue.Full:
+        """Hand an event to the dispatcher. Finals, errors and device events are never dropped nor waited for
+        (a subscriber that fsyncs each final may lag; they queue up, a few hundred bytes each); levels, stats and
+        partials are dropped, counted, while more than DISPATCH_QUEUE events wait, because newer ones replace them."""
+        if isinstance(event, (Level, Stats, Partial)) and self._events.qsize() >= DISPATCH_QUEUE:
             self.dropped_events += 1
-            log.error("subscribers are not keeping up; dropped a %s event", event.type)
+            if isinstance(event, Partial) and not event.text:
+                self._events.put(event)  # an empty partial clears a preview; dropping it would leave stale text
+            return
+        self._events.put(event)
 
     def _dispatch(self) -> None:
         while (event := self._events.get()) is not _SENTINEL:

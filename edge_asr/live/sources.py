@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..audio import StreamResampler, decode_audio
+from ..audio_stream import open_audio
 from ..constants import SAMPLE_RATE
 from ..errors import AudioError
 
@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 BLOCK_DURATION = 0.032  # s per block handed to the pipeline (one VAD window at 16 kHz)
 QUEUE_DURATION = 20.0  # s of audio a paced source buffers before it drops blocks
-FILE_READ_DURATION = 1.0  # s of a file decoded per read when streaming it
 
 
 @dataclass(frozen=True)
@@ -202,7 +201,7 @@ class ArraySource(_BlockSource):
 
 
 class FileSource(_BlockSource):
-    """An audio file, streamed a second at a time (libsndfile formats) or decoded whole (anything PyAV reads)."""
+    """An audio file, decoded and resampled a second at a time as it is read (any format edge-asr reads)."""
 
     def __init__(self, path: str | os.PathLike[str], realtime: bool = False, *,
                  block_duration: float = BLOCK_DURATION, queue_duration: float = QUEUE_DURATION) -> None:
@@ -210,33 +209,10 @@ class FileSource(_BlockSource):
         super().__init__(self.path.name, realtime, block_duration, queue_duration)
         if not self.path.is_file():
             raise AudioError(f"{self.path}: no such file")
-        self._rate = self._probe()
-
-    def _probe(self) -> int | None:
-        """The file's rate when libsndfile can stream it, else None (decode_audio is used)."""
-        import soundfile as sf
-
-        try:
-            info = sf.info(str(self.path))
-        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError):
-            decode_audio(self.path)  # raises AudioError for what nothing can read
-            return None
-        if info.frames == 0 or info.samplerate <= 0:
-            raise AudioError(f"{self.path}: contains no audio samples (zero duration)")
-        return int(info.samplerate)
+        open_audio(self.path).close()  # raises AudioError now for what nothing can read
 
     def _blocks(self) -> Iterator[np.ndarray]:
-        if self._rate is None:
-            yield decode_audio(self.path)
-            return
-        import soundfile as sf
-
-        resampler = StreamResampler(self._rate, SAMPLE_RATE)
-        with sf.SoundFile(str(self.path)) as f:
-            for raw in f.blocks(blocksize=round(self._rate * FILE_READ_DURATION), dtype="float32", always_2d=True):
-                block = np.nan_to_num(resampler.process(raw), nan=0.0, posinf=0.0, neginf=0.0)
-                yield np.clip(block, -1.0, 1.0)
-        yield resampler.flush()
+        yield from open_audio(self.path).blocks()
 
 
 def list_input_devices() -> list[InputDevice]:

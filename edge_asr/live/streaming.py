@@ -45,6 +45,12 @@ FIRST_PARTIAL_RETRY = 0.25  # s between passes until the utterance's first parti
 # utterance often decode too unsure to show; trying again sooner keeps the first partial within 1 s of the onset)
 MAX_TOKENS_PER_SECOND = 10
 TOKEN_MARGIN = 10  # tokens on top, for very short utterances
+# A short utterance that decodes too unsurely to publish is carried into the next one and decoded again with it.
+# Alone, two words lack the context Whisper needs: JFK's "ask not" (then a 1.1-s pause) decodes at -0.92 and was
+# dropped every time; a slow speaker's "We ... gathered to ... review" lost three fragments in a row (en-wild).
+CARRY_MAX_GAP = 3.0  # s of silence across which a carried utterance still joins the next
+CARRY_MAX_AUDIO = 10.0  # s of audio a chain of carried utterances may reach; past it, the unsure text is dropped
+CARRY_REASONS = frozenset({"low confidence", "too little speech"})
 CurrentAudio = Callable[[], "tuple[np.ndarray, float] | None"]  # the utterance so far and its start (s)
 
 
@@ -92,6 +98,7 @@ class Job:
     end: float = 0.0  # s, end of the audio
     confirmed: bool = False  # finals: the VAD has ended the utterance (else speculative)
     vad_end_at: float = 0.0  # monotonic time the VAD ended it
+    carry: Utterance | None = None  # the carried utterance the audio starts with
     cancelled: bool = False
     done: bool = False
     failed: bool = False
@@ -125,6 +132,7 @@ class StreamingDecoder:
         self._speech_start = 0.0  # s, onset of the current utterance
         self._partial_utt = -1  # the utterance the last published partial belongs to
         self._speculation: Job | None = None
+        self._carry: Utterance | None = None  # an unsure utterance waiting to be decoded again with the next
         self._final_count = 0
         self.decode_seconds = 0.0  # total, for the real-time factor
         self.audio_seconds = 0.0
@@ -137,6 +145,9 @@ class StreamingDecoder:
     def on_event(self, ev: SegmenterEvent, arrival: float, current: CurrentAudio) -> None:
         if isinstance(ev, Onset):
             with self._cv:
+                if self._carry is not None and ev.speech_start - self._carry.speech_end > CARRY_MAX_GAP:
+                    log.debug("dropped the carried utterance at %.2f s: no speech followed", self._carry.start)
+                    self._carry = None
                 self._speech_start = ev.speech_start
                 self._utt_id += 1
                 self._open_utt = self._utt_id
@@ -146,8 +157,8 @@ class StreamingDecoder:
         elif isinstance(ev, Pause):
             held = current() if self.speculative else None
             if held is not None:
-                audio, start = held
-                self._submit_final(Job("final", self._utt_id, audio, start, end=ev.end))
+                audio, start, carry = self._joined(*held)
+                self._submit_final(Job("final", self._utt_id, audio, start, end=ev.end, carry=carry))
         elif isinstance(ev, Resume):
             self._cancel_speculation()
         elif isinstance(ev, End):
@@ -173,10 +184,11 @@ class StreamingDecoder:
         held = current()
         if held is None:
             return
-        audio, start = held
+        audio, start, carry = self._joined(*held)
         with self._cv:
             self._last_partial_at = position
-            self._partial = Job("partial", self._utt_id, audio, start, end=start + len(audio) / SAMPLE_RATE)
+            self._partial = Job("partial", self._utt_id, audio, start, end=start + len(audio) / SAMPLE_RATE,
+                                carry=carry)
             self._cv.notify_all()
         if self.synchronous:
             self.wait_idle()
@@ -195,10 +207,12 @@ class StreamingDecoder:
                 self._agreement = LocalAgreement()
                 self._last_partial_at = -1.0
                 self._shown = False
+            carry = self._carry
+            merged = _merge_utterances(carry, utt) if carry is not None else utt
             reuse = (spec is not None and not spec.cancelled and not spec.failed and spec.utt_id == ended
-                     and abs(spec.end - utt.end) < 1e-6)
+                     and abs(spec.end - utt.end) < 1e-6 and spec.carry is carry)
             if spec is not None and reuse:
-                spec.utterance, spec.vad_end_at = utt, arrival
+                spec.utterance, spec.vad_end_at = merged, arrival
                 if spec.done:  # decoded already: judge it with the VAD's figures and publish
                     self._publish_final(self._make_final(spec, spec.segments), arrival, spec)
                 else:
@@ -206,10 +220,19 @@ class StreamingDecoder:
             else:
                 if spec is not None:
                     spec.cancelled = True
-                self._finals.append(Job("final", ended, utt.audio, utt.start, utt, utt.end, True, arrival))
+                self._finals.append(Job("final", ended, merged.audio, merged.start, merged, utt.end, True, arrival,
+                                        carry))
                 self._cv.notify_all()
         if self.synchronous:
             self.wait_idle()
+
+    def _joined(self, audio: np.ndarray, start: float) -> tuple[np.ndarray, float, Utterance | None]:
+        """The audio of a decode with the carried utterance (if any) in front, the real gap between as zeros."""
+        carry = self._carry
+        if carry is None:
+            return audio, start, None
+        gap = np.zeros(max(0, round((start - carry.end) * SAMPLE_RATE)), dtype=np.float32)
+        return np.concatenate([carry.audio, gap, audio]), carry.start, carry
 
     def _submit_final(self, job: Job) -> None:
         with self._cv:
@@ -301,7 +324,10 @@ class StreamingDecoder:
             # more than about half of the decoder's time and a final rarely has to wait for one.
             self._partial_backoff = max(0.0, time.perf_counter() - started - self.partial_interval)
             text, logprob, no_speech, _ratio = _merge(segs)
-            verdict = self.guard.check(text, avg_logprob=logprob, no_speech_prob=no_speech) if text else None
+            # A partial is held to the same loop and text-per-second rules as a final ("Printing Printing Printing"
+            # out of half a second of audio is a loop, not a preview).
+            verdict = self.guard.check(text, avg_logprob=logprob, no_speech_prob=no_speech,
+                                       speech_span=len(job.audio) / SAMPLE_RATE) if text else None
             with self._cv:  # published under the lock so that no partial can follow its utterance's final
                 if job.utt_id != self._open_utt or verdict is None or not verdict.ok:
                     return
@@ -329,10 +355,18 @@ class StreamingDecoder:
         text, logprob, no_speech, ratio = _merge(segs)
         utt = job.utterance
         speech = utt.speech_seconds if utt is not None else None
+        span = utt.speech_end - utt.speech_start if utt is not None else None
         verdict = self.guard.check(text, avg_logprob=logprob, no_speech_prob=no_speech, compression=ratio,
-                                   speech_seconds=speech) if text else None
+                                   speech_seconds=speech, speech_span=span) if text else None
         if verdict is None or not verdict.ok:
+            if (utt is not None and verdict is not None and verdict.reason in CARRY_REASONS
+                    and len(utt.audio) <= CARRY_MAX_AUDIO * SAMPLE_RATE):
+                log.debug("carrying %r (%.2f-%.2f s) into the next utterance", text, utt.start, utt.end)
+                self._carry = utt
+            else:
+                self._carry = None
             return None
+        self._carry = None
         start = utt.speech_start if utt is not None else job.start
         end = utt.speech_end if utt is not None else job.end
         words = None
@@ -357,6 +391,13 @@ class StreamingDecoder:
         self._final_count += 1
         self.last_latency = final.latency
         self.publish(final)
+
+
+def _merge_utterances(first: Utterance, second: Utterance) -> Utterance:
+    """One utterance from a carried one and the next, the silence between them as zeros."""
+    gap = np.zeros(max(0, round((second.start - first.end) * SAMPLE_RATE)), dtype=np.float32)
+    return Utterance(np.concatenate([first.audio, gap, second.audio]), first.start, first.speech_start,
+                     second.speech_end, first.speech_seconds + second.speech_seconds, second.reason)
 
 
 def _merge(segs: list[Segment]) -> tuple[str, float, float, float]:

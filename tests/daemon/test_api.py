@@ -75,11 +75,14 @@ def test_response_formats_agree(shared_daemon, jfk_path) -> None:
     cues = parse_srt(_post(url, jfk_path, response_format="srt").text)
     vtt = _post(url, jfk_path, response_format="vtt")
     assert vtt.text.startswith("WEBVTT")
-    assert " ".join(c[2] for c in cues) == plain
+    assert " ".join(" ".join(c[2].split()) for c in cues) == plain
     assert all(0 <= s <= e <= 11.5 for s, e, _ in cues)
+    assert all(len(line) <= 42 for c in cues for line in c[2].split("\n")), cues  # subtitle-sized cues
     verbose = _post(url, jfk_path, response_format="verbose_json").json()
     assert verbose["text"] == plain and "words" not in verbose
-    assert [round(s["start"], 2) for s in verbose["segments"]] == [round(c[0], 2) for c in cues]
+    # Cues split long segments between words (at word times, so a cue may start at the first word, a little
+    # after the segment): every segment starts a cue.
+    assert all(any(abs(s["start"] - c[0]) < 0.3 for c in cues) for s in verbose["segments"]), (verbose, cues)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from edge_asr.daemon.scheduler import Cancelled, Overloaded, Priority, Scheduled
 from edge_asr.engine.base import AudioInput
 from edge_asr.errors import AudioError
 from edge_asr.options import TranscribeOptions
-from edge_asr.results import Segment, TranscriptionInfo
+from edge_asr.results import Segment, TranscriptionInfo, WindowResult
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -34,22 +35,28 @@ class ScriptedTranscriber:
         self.gate = threading.Semaphore(0)
         self.started = threading.Event()
 
-    def transcribe(self, audio: AudioInput, options: TranscribeOptions | None = None
-                   ) -> tuple[Iterator[Segment], TranscriptionInfo]:
+    def transcribe_windows(self, audio: AudioInput, options: TranscribeOptions | None = None, *,
+                           max_duration: float | None = None) -> tuple[Iterator[WindowResult], TranscriptionInfo]:
         assert isinstance(audio, np.ndarray)
         tag = f"{audio[0]:.0f}"
         if audio[0] == -1:
             raise AudioError("injected failure")
         windows = len(audio) // SR
 
-        def gen() -> Iterator[Segment]:
+        def gen() -> Iterator[WindowResult]:
             for i in range(windows):
                 self.started.set()
                 assert self.gate.acquire(timeout=WAIT)
                 self.log.append(f"{tag}:{i}")
-                yield Segment(i, float(i), float(i + 1), f" {tag}-{i}")
+                segs = () if audio[1] == -2 else (Segment(i, float(i), float(i + 1), f" {tag}-{i}"),)
+                yield WindowResult(float(i), float(i + 1), segs)
 
         return gen(), TranscriptionInfo("en", 1.0, windows, options or TranscribeOptions())
+
+    def transcribe(self, audio: AudioInput, options: TranscribeOptions | None = None
+                   ) -> tuple[Iterator[Segment], TranscriptionInfo]:
+        windows, info = self.transcribe_windows(audio, options)
+        return (s for w in windows for s in w.segments), info
 
     def detect_language(self, audio: AudioInput) -> tuple[str, float, list[tuple[str, float]]]:
         return "en", 1.0, [("en", 1.0)]
@@ -149,4 +156,73 @@ def test_interleaved_jobs_give_the_same_transcripts_as_running_alone(en_dev) -> 
     live = ScheduledTranscriber(s).transcribe(clips[0])[0]
     assert [seg.text for seg in live] == alone[0]
     assert [[seg.text for seg in j.future.result(WAIT).segments] for j in jobs] == alone
+    s.close(WAIT)
+
+
+def test_silent_windows_are_one_step_each() -> None:
+    """Windows that give no segment (silence, no speech) are steps too: the live mic never waits for a run of them."""
+    t = ScriptedTranscriber()
+    s = Scheduler(t, max_queue=4)
+    silent = _audio(1, 10)
+    silent[1] = -2  # the scripted transcriber's mark for "no segments in any window"
+    upload = s.submit(silent, None, Priority.UPLOAD)
+    assert t.started.wait(WAIT)
+    live = s.submit(_audio(7, 1), None, Priority.LIVE)
+    for _ in range(12):
+        t.gate.release()
+    assert [seg.text for seg in live.future.result(WAIT).segments] == [" 7-0"]
+    assert upload.future.result(WAIT).segments == []
+    assert t.log.index("7:0") <= 1, t.log
+    s.close(WAIT)
+
+
+class WindowSpy:
+    """The real transcriber, with an event set when an upload's first window is done and the windows counted."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name, self.is_multilingual = inner.name, inner.is_multilingual
+        self.first_window = threading.Event()
+        self.windows = 0
+
+    def transcribe_windows(self, audio: AudioInput, options: TranscribeOptions | None = None, *,
+                           max_duration: float | None = None) -> tuple[Iterator[WindowResult], TranscriptionInfo]:
+        gen, info = self.inner.transcribe_windows(audio, options)
+
+        def spy() -> Iterator[WindowResult]:
+            for w in gen:
+                self.windows += 1
+                yield w
+                self.first_window.set()
+
+        return spy(), info
+
+    def transcribe(self, audio: AudioInput, options: TranscribeOptions | None = None
+                   ) -> tuple[Iterator[Segment], TranscriptionInfo]:
+        return self.inner.transcribe(audio, options)  # type: ignore[no-any-return]
+
+    def detect_language(self, audio: AudioInput) -> tuple[str, float, list[tuple[str, float]]]:
+        return self.inner.detect_language(audio)  # type: ignore[no-any-return]
+
+
+def test_a_long_real_upload_yields_to_live_between_windows(transcriber, shared) -> None:
+    """Three minutes of real speech and silence through the real model: a live decode submitted while the upload
+    runs is done before the upload, and Retry-After follows the measured speed."""
+    from edge_asr.audio import decode_audio
+
+    speech = decode_audio(shared("speech", "en-wild", "earnings22_1_4482311_3_62.wav"))
+    upload_audio = np.concatenate([speech, np.zeros(60 * SR, np.float32), speech])  # 180 s: 6 windows or more
+    spy = WindowSpy(transcriber)
+    s = Scheduler(spy, max_queue=4)  # type: ignore[arg-type]
+    upload = s.submit(upload_audio, None, Priority.UPLOAD)
+    assert spy.first_window.wait(WAIT)
+    live = s.submit(decode_audio(shared("speech", "en-dev", "jfk.flac")), None, Priority.LIVE)
+    live_text = "".join(seg.text for seg in live.future.result(WAIT).segments).lower()
+    assert "ask not what your country" in live_text
+    assert not upload.future.done(), "the live decode waited for the whole upload"
+    retry = s.retry_after()
+    result = upload.future.result(120)
+    assert spy.windows >= 6 and len(result.segments) >= 8
+    # Queued audio times the measured model time per second of audio: within a few times the real remaining work.
+    assert retry <= max(3, 3 * result.busy), (retry, result.busy)
     s.close(WAIT)

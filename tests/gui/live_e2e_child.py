@@ -62,7 +62,7 @@ def main(clip: str, artifacts: str, settings_file: str) -> None:
         assert wait_until(lambda: window.transcriber is not None, 300), window.banner.text()
         device = getattr(mic, "device", None) or getattr(mic, "device_name", None)
         if device:
-            window.sidebar.devices.set_wanted(str(device))
+            window.session.devices.set_wanted(str(device))
         partials: list[str] = []
         window.bridge.partial.connect(lambda ev: partials.append(ev.text))
         window.toggle_recording()
@@ -88,7 +88,7 @@ def main(clip: str, artifacts: str, settings_file: str) -> None:
         shot("device-lost-real")
         window.toggle_recording()
         out["stopped"] = wait_until(lambda: window.recorder.state is RecState.IDLE, 30)
-        stats = window.sidebar.resources
+        stats = window.resources
         out["cpu"], out["rss"] = stats.value_text("cpu"), stats.value_text("rss")
         window.close()
     print(json.dumps(out), flush=True)

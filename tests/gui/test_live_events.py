@@ -39,10 +39,10 @@ def test_partial_final_level_stats_and_device_faults(window: MainWindow, artifac
     live = window.tabs.live
     qtbot.waitUntil(lambda: live.partial_text() == "ask what you can do for", timeout=2000)
     assert live.plain_text().startswith("And so, my fellow Americans")
-    panel = window.sidebar.resources
+    panel = window.resources
     assert panel.value_text("rtf") == "0.07" and panel.value_text("latency") == "180 ms"
     assert panel.value_text("cpu") == "23 %"
-    qtbot.waitUntil(lambda: window.sidebar.level.level()[0] == -22.0, timeout=1000)
+    qtbot.waitUntil(lambda: window.session.level.level()[0] == -22.0, timeout=1000)
     settle(window)
     assert_fits(window)
     save(window, artifacts, "live-partial")
@@ -62,4 +62,4 @@ def test_partial_final_level_stats_and_device_faults(window: MainWindow, artifac
     deliver(window, [Final(segment=Segment(id=1, start=4.6, end=6.4, text=" ask what you can do for your country."))])
     qtbot.waitUntil(lambda: live.partial_text() == "", timeout=2000)
     assert len(live.segments()) == 2 and "can do for your country." in live.plain_text()
-    assert "ask what you can do for …" not in live.toPlainText()
+    assert "ask what you can do for …" not in live.document_text()

@@ -72,7 +72,7 @@ def test_partials_firm_up_into_a_final(qtbot, settings_file: str, en_dev: list[d
     window.bridge.partial.connect(lambda ev: partials.append(ev.text))
     window.bridge.final.connect(lambda ev: finals.append(ev.latency))
     start(qtbot, window)
-    assert window.actions_.record.text() == "■ Stop" and not window.sidebar.devices.isEnabled()
+    assert window.actions_.record.text() == "Stop" and not window.session.devices.isEnabled()
     qtbot.waitUntil(lambda: bool(partials) and bool(window.tabs.live.partial_text()), timeout=REPLAY_TIMEOUT_MS)
     assert not finals, "a partial must come before the final"
     settle(window, 200)
@@ -84,7 +84,7 @@ def test_partials_firm_up_into_a_final(qtbot, settings_file: str, en_dev: list[d
     text = window.tabs.live.plain_text()
     assert _wer(row["reference_text"], text) < WER_BAR, (row["reference_text"], text)
     assert window.tabs.live.partial_text() == ""
-    panel = window.sidebar.resources
+    panel = window.resources
     assert panel.history("rtf"), "the pipeline's Stats reached the resource panel"
     assert panel.value_text("latency").endswith("ms")
     save(window, artifacts, "recording-final")

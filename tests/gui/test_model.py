@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from edge_asr.engine import list_models
 from edge_asr.gui.settings_panel import SettingsDialog
@@ -20,10 +21,18 @@ def test_first_run_builds_the_model_with_progress(qtbot, settings_file: str, tmp
     seen: list[tuple[str, float]] = []
     window.model.progress.connect(lambda stage, fraction: seen.append((stage, fraction)))
     shot: list[bool] = []
+    told: list[str] = []
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
 
     def snapshot(stage: str, fraction: float) -> None:
+        if not told and 0.1 < fraction < 0.9:  # Space (Record) mid-build says what is going on
+            qtbot.keyClick(window.tabs.live, Qt.Key.Key_Space)
+            told.append(window.banner.text())
         if not shot and 0.2 < fraction < 0.9:  # mid-build: the bar and the stage are on screen
-            shot.append(window.model_progress.isVisible() and "Preparing" in window.model_label.text())
+            text = window.model_status.text()  # e.g. "Building tiny.en (first use): quantizing … · 30 % · 0:12 elapsed"
+            shot.append(window.model_status.bar.isVisible() and text.startswith("Building tiny.en")
+                        and " %" in text and "elapsed" in text)
             save(window, artifacts, "model-build")
 
     window.model.progress.connect(snapshot)
@@ -31,9 +40,11 @@ def test_first_run_builds_the_model_with_progress(qtbot, settings_file: str, tmp
         pass
     assert ready.args[0] is not None, window.banner.text()
     assert shot == [True], "the progress bar and stage were not visible during the build"
+    assert told and "tiny.en is still loading" in told[0] and " %" in told[0], told
+    assert window.banner.text() == "", "the 'still loading' note goes once the model is ready"
     fractions = [f for _, f in seen]
     assert len(seen) >= 3 and fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
-    assert not window.model_progress.isVisible() and "ready" in window.model_label.text()
+    assert not window.model_status.bar.isVisible() and "ready" in window.model_status.text()
     assert window.actions_.record.isEnabled()
     window.close()
 

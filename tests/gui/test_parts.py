@@ -12,7 +12,7 @@ from edge_asr.errors import ConfigError
 from edge_asr.gui.app import GuiOptions, parse_size
 from edge_asr.gui.bridge import EventBridge
 from edge_asr.gui.constants import LEVEL_FLOOR_DBFS, PLOT_HISTORY
-from edge_asr.gui.resource_panel import ResourcePanel
+from edge_asr.gui.resource_strip import ResourceStrip
 from edge_asr.gui.settings import AppSettings, load_settings, save_settings
 from edge_asr.gui.transcript_view import TranscriptView, format_timestamp
 from edge_asr.gui.widgets import LevelMeter, Sparkline
@@ -74,11 +74,11 @@ def test_partial_firms_up_into_final(qtbot) -> None:  # type: ignore[no-untyped-
     view = TranscriptView("Live")
     qtbot.addWidget(view)
     view.set_partial("and so my fellow", "and so")
-    assert "and so my fellow" in view.toPlainText()
+    assert "and so my fellow" in view.document_text()
     view.set_partial("and so my fellow americans", "and so my fellow")
-    assert view.toPlainText().count("and so my") == 1  # the partial is replaced, not appended
+    assert view.document_text().count("and so my") == 1  # the partial is replaced, not appended
     view.add_segment(_seg(0, 0.0, 2.5, " And so my fellow Americans,"))
-    text = view.toPlainText()
+    text = view.document_text()
     assert "[0:00.0 → 0:02.5]" in text and "And so my fellow Americans," in text
     assert "americans" not in text  # the partial is gone
     view.set_partial("ask not", "")
@@ -86,7 +86,7 @@ def test_partial_firms_up_into_final(qtbot) -> None:  # type: ignore[no-untyped-
     assert view.plain_text() == "And so my fellow Americans,\nask not"
     assert [s.id for s in view.segments()] == [0, 1]
     view.clear_transcript()
-    assert view.toPlainText() == "" and view.segments() == []
+    assert view.document_text() == "" and view.segments() == []
 
 
 def test_bridge_delivers_from_another_thread_and_stops_after_shutdown(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -140,7 +140,7 @@ def test_level_meter_and_sparkline(qtbot) -> None:  # type: ignore[no-untyped-de
 
 
 def test_resource_panel_shows_stats(qtbot) -> None:  # type: ignore[no-untyped-def]
-    panel = ResourcePanel()
+    panel = ResourceStrip()
     qtbot.addWidget(panel)
     panel.show_stats(Stats(rtf=0.08, latency=0.21, drops=3, queue_depth=1, cpu_percent=37.4, rss_mb=245.6,
                            load_avg=0.5, cpu_temp_c=None))

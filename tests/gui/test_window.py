@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import QLabel, QToolButton, QWidget
 
 from edge_asr.gui.main_window import MainWindow
 from edge_asr.gui.recording import RecState
@@ -24,10 +24,10 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def assert_fits(window: MainWindow) -> None:
+def assert_fits(window: MainWindow, screen: tuple[int, int] = SMALL_SCREEN) -> None:
     """Nothing clipped: every visible control lies inside the window and gets at least its minimum size."""
     hint = window.minimumSizeHint()
-    assert hint.width() <= SMALL_SCREEN[0] and hint.height() <= SMALL_SCREEN[1], hint
+    assert hint.width() <= screen[0] and hint.height() <= screen[1], hint
     win_rect = window.rect()
     for w in window.findChildren(QWidget):
         if not w.isVisible() or w.window() is not window or w.parent() is None:
@@ -41,6 +41,8 @@ def assert_fits(window: MainWindow) -> None:
         min_size = w.minimumSizeHint()
         if min_size.isValid() and (w.inherits("QAbstractButton") or w.inherits("QLabel")):
             assert w.width() >= min_size.width() - 1, f"{w.metaObject().className()} {w.accessibleName()!r} squeezed"
+        if isinstance(w, QLabel) and w.wordWrap() and w.text():  # wrapped text must get the lines it needs
+            assert w.height() >= w.heightForWidth(w.width()) - 1, f"label {w.text()[:40]!r} is cut off"
 
 
 def _inside_scroll_area(w: QWidget) -> bool:
@@ -56,7 +58,7 @@ def save(window: MainWindow, artifacts: Path, name: str) -> Path:
     path = artifacts / f"{name}.png"
     assert window.grab().save(str(path), "PNG")
     image = QImage(str(path))
-    assert image.width() >= SMALL_SCREEN[0] and image.height() >= SMALL_SCREEN[1]
+    assert image.width() >= window.width() and image.height() >= window.height()
     return path
 
 
@@ -69,20 +71,26 @@ def run_file_job(qtbot, window: MainWindow, path: Path) -> int:  # type: ignore[
 
 def test_idle_window_fits_small_screen(window: MainWindow, artifacts: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
     assert window.size().width() == SMALL_SCREEN[0] and window.size().height() == SMALL_SCREEN[1]
-    assert "ready" in window.model_label.text()
+    assert "ready" in window.model_status.text()
     assert window.actions_.record.isEnabled()
     settle(window)
     assert_fits(window)
-    # Every toolbar command has a shortcut and an accessible name.
+    # Every toolbar command has an icon, text, a shortcut named in its tooltip, and an accessible name.
     for act in window.toolbar.actions():
-        assert not act.shortcut().isEmpty(), act.text()
-        assert window.toolbar.widgetForAction(act).accessibleName(), act.text()
+        if act.isSeparator():
+            continue
+        key = act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        assert key and f"({key})" in act.toolTip(), (act.text(), act.toolTip())
+        assert not act.icon().isNull() and act.text(), act.text()
+        button = window.toolbar.widgetForAction(act)
+        assert isinstance(button, QToolButton) and button.accessibleName()
+        assert button.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon
     save(window, artifacts, "idle-light")
 
 
 def test_resource_panel_shows_live_cpu_and_rss(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("edge_asr.monitor", reason="the core's ResourceSampler (edge_asr/monitor.py) has not landed")
-    panel = window.sidebar.resources
+    panel = window.resources
     qtbot.waitUntil(lambda: len(panel.history("rss")) >= 2, timeout=10_000)
     assert panel.history("rss")[-1] > 10, "RSS of a process with a loaded model is far above 10 MB"
     cpu = panel.history("cpu")
@@ -97,20 +105,21 @@ def test_file_job_transcribes_jfk(window: MainWindow, jfk_path: Path, artifacts:
     assert view.title == jfk_path.name
     text = view.plain_text()
     assert "ask not what your country can do for you" in " ".join(words(text)), text
-    assert window.sidebar.jobs.progress_value(job_id) == 1.0
-    assert window.sidebar.jobs.state(job_id) == "done"
-    assert "[0:00.0 →" in view.toPlainText()  # timestamps shown
+    assert window.files.jobs.progress_value(job_id) == 1.0
+    assert window.files.jobs.state(job_id) == "done"
+    assert "[0:00.0 →" in view.document_text()  # timestamps shown
     settle(window)
     assert_fits(window)
     save(window, artifacts, "file-job")
     window.actions_.copy.trigger()
     assert QGuiApplication.clipboard().text() == text
     window.actions_.clear.trigger()
-    assert view.segments() == [] and view.toPlainText() == ""
+    assert view.segments() == [] and view.document_text() == ""
 
 
 def test_export_all_formats(window: MainWindow, jfk_path: Path, tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
     from edge_asr import formats
+    from edge_asr.cues import DEFAULT_CUES, build_cues
 
     run_file_job(qtbot, window, jfk_path)
     view = window.tabs.current_view()
@@ -122,7 +131,12 @@ def test_export_all_formats(window: MainWindow, jfk_path: Path, tmp_path: Path, 
     cues = formats.parse_srt((tmp_path / "jfk.srt").read_text(encoding="utf-8"))
     assert words(" ".join(text for _, _, text in cues)) == expected
     segments = view.segments()
-    assert [(round(a, 2), round(b, 2)) for a, b, _ in cues] == [(round(s.start, 2), round(s.end, 2)) for s in segments]
+    # Cues are the core's subtitle-sized pieces of the segments (edge_asr.cues), in order, within each segment.
+    expected_cues = build_cues(segments, DEFAULT_CUES)
+    assert [(round(a, 2), round(b, 2)) for a, b, _ in cues] == [(round(c.start, 2), round(c.end, 2))
+                                                                 for c in expected_cues]
+    assert cues[0][0] == pytest.approx(segments[0].start, abs=0.01)
+    assert cues[-1][1] == pytest.approx(segments[-1].end, abs=0.01)
     assert words(" ".join(t for _, _, t in formats.parse_srt((tmp_path / "jfk.vtt").read_text("utf-8")))) == expected
     assert (tmp_path / "jfk.vtt").read_text(encoding="utf-8").startswith("WEBVTT")
     assert words((tmp_path / "jfk.txt").read_text(encoding="utf-8")) == expected
@@ -189,7 +203,7 @@ def test_settings_persist_between_runs(qtbot, settings_file: str) -> None:  # ty
     first.close()
     second = open_window(qtbot, settings_file, theme=None, autoload=False)  # type: ignore[arg-type]
     assert second.settings.export_format == "vtt"
-    assert second.settings.input_device == "USB Audio" and second.sidebar.devices.wanted() == "USB Audio"
+    assert second.settings.input_device == "USB Audio" and second.session.devices.wanted() == "USB Audio"
     assert second.settings.threads == 2 and second.settings.theme == "dark"
     assert second.actions_.themes["dark"].isChecked()
     second.close()
@@ -211,4 +225,4 @@ def test_space_toggles_recording_and_failures_are_shown(window: MainWindow, qtbo
         qtbot.waitUntil(lambda: window.recorder.state is RecState.IDLE, timeout=15_000)
     else:
         assert window.banner.isVisible() and "Could not start recording" in window.banner.text()
-    assert window.actions_.record.text() == "● Record"
+    assert window.actions_.record.text() == "Record"

@@ -64,7 +64,8 @@ def test_too_little_speech_and_too_much_text(guard) -> None:
 
 @pytest.mark.parametrize("text, expected", [
     ("I am I am I am I am I am here.", "I am here."),
-    ("the the the the the end", "the end"),
+    ("the the the the the end", "the the the end"),  # collapse_repeats(text, 3): a word keeps three copies
+    ("more words, words, words, words, words.", "more words, words, words."),
     ("And so my fellow Americans. And so my fellow Americans.", "And so my fellow Americans."),
     ("And so my fellow Americans. And so my fellow", "And so my fellow Americans."),
     ("the the end", "the the end"),  # people do say that
@@ -90,3 +91,18 @@ def test_a_loop_tail_is_cut_and_reported(guard) -> None:
                     speech_seconds=4.0)
     assert v.ok and v.text == "We went home after a long day at the office and then."
     assert v.reason and "repetition" in v.reason
+
+
+def test_a_partial_is_held_to_the_text_per_second_rule(guard) -> None:
+    """"Printing Printing Printing ..." out of half a second of audio is a loop, not a preview."""
+    v = guard.check(" Printing, Printing, Printing, Printing, Printing...", avg_logprob=-0.4, no_speech_prob=0.1,
+                    speech_span=0.6)
+    assert not v.ok and v.reason in ("more text than speech", "repetition loop")
+    assert guard.check(" Printing, in the only", avg_logprob=-0.4, no_speech_prob=0.1, speech_span=1.5).ok
+
+
+def test_quiet_slow_speech_is_judged_by_its_span(guard) -> None:
+    """The VAD's windows above the threshold undercount soft speech: the text must fit the span, not the count."""
+    text = " and that should be all, thanks."
+    assert guard.check(text, **SURE, speech_seconds=0.6, speech_span=1.5).ok
+    assert guard.check(text, **SURE, speech_seconds=0.6).reason == "more text than speech"
