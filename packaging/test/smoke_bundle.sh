@@ -80,7 +80,7 @@ else
 fi
 
 help=$(inroot /opt/edge-asr/edge-asr --help 2>&1 || true)
-for c in transcribe models eval bench listen daemon config gui; do
+for c in transcribe models eval bench listen daemon config gui doctor; do
   check "--help lists $c" grep -qw "$c" <<<"$help"
 done
 msg=$(inroot /opt/edge-asr/edge-asr gui 2>&1 || true)
