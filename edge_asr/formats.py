@@ -131,6 +131,23 @@ def format_transcript(
     return to_srt(segments, cue_options) if fmt == "srt" else to_vtt(segments, cue_options)
 
 
+NEW_FILE_MODE = 0o666  # what open() gives a new file before the umask
+
+
+def current_umask() -> int:
+    """The process umask. Linux shows it in /proc/self/status; elsewhere it is read by setting it (and back)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_transcript(
     segments: Iterable[Segment],
     info: TranscriptionInfo | None,
@@ -143,6 +160,7 @@ def write_transcript(
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, NEW_FILE_MODE & ~current_umask())  # mkstemp's 0600 is for secrets, not transcripts
         with os.fdopen(fd, "w", encoding=ENCODING, newline="\n") as f:
             f.write(text)
             f.flush()

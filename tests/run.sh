@@ -10,6 +10,12 @@ APT_PACKAGES=(
   xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0
   libxcb-xkb1 libxkbcommon-x11-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3  # Qt
 )
+# CI (or EDGE_ASR_PACKAGING=1) also builds the installers and tests them in a clean Debian rootfs (issue 10).
+PACKAGING=0
+if [ $# -eq 0 ] && { [ "${CI:-}" = true ] || [ "${EDGE_ASR_PACKAGING:-}" = 1 ]; }; then
+  PACKAGING=1
+  APT_PACKAGES+=(debootstrap curl binutils gcc dpkg-dev)  # rootfs, HTTP checks, PyInstaller + stubs, dpkg-deb
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,11 +37,23 @@ echo "== pip: installing edge-asr[test] into .venv"
 .venv/bin/python -m pip install -q -e '.[test]'
 
 echo "== lint"
-.venv/bin/ruff check edge_asr tests
+.venv/bin/ruff check edge_asr tests packaging
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # child scripts of tests import tests.live.vmic
 echo "== pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 if [ $# -eq 0 ] && command -v xvfb-run >/dev/null; then
   echo "== pytest: the desktop app again on a real X server (Xvfb)"
   xvfb-run -a env QT_QPA_PLATFORM=xcb .venv/bin/python -m pytest -q -p no:cacheprovider tests/gui
+fi
+if [ "$PACKAGING" = 1 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== packaging: bundles and .deb packages, then tested in a clean Debian bookworm rootfs"
+    bash packaging/build.sh deb
+    status=0
+    bash packaging/test/smoke_bundle.sh || status=1
+    bash packaging/test/test_deb.sh || status=1
+    exit "$status"
+  else
+    echo "== packaging: skipped (the rootfs tests need root: debootstrap, chroot)"
+  fi
 fi

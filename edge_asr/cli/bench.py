@@ -5,19 +5,50 @@ language identification, transcription and translation against faster-whisper)."
 from __future__ import annotations
 
 import argparse
-import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
 from .common import add_engine_args, engine_options
 
-# Front-end benchmarks live beside their front ends: name -> (module, function taking argv).
-FRONT_END_BENCHES = {
-    "live": ("edge_asr.live.bench", "main"),
-    "daemon": ("edge_asr.daemon.bench", "main"),
-    "soak": ("edge_asr.daemon.soak", "main"),
-    "gui": ("edge_asr.gui.bench", "main"),
-    "multilingual": ("edge_asr.multilingual_bench", "main"),
+
+# Front-end benchmarks live beside their front ends; static (if lazy) imports, so a freezer sees them.
+def _live_bench() -> Callable[[list[str]], int]:
+    from ..live.bench import main
+
+    return main
+
+
+def _daemon_bench() -> Callable[[list[str]], int]:
+    from ..daemon.bench import main
+
+    return main
+
+
+def _gui_bench() -> Callable[[list[str]], int]:
+    from ..gui.bench import main
+
+    return main
+
+
+def _soak_bench() -> Callable[[list[str]], int]:
+    from ..daemon.soak import main
+
+    return main
+
+
+def _multilingual_bench() -> Callable[[list[str]], int]:
+    from ..multilingual_bench import main
+
+    return main
+
+
+FRONT_END_BENCHES: dict[str, Callable[[], Callable[[list[str]], int]]] = {
+    "live": _live_bench,
+    "daemon": _daemon_bench,
+    "soak": _soak_bench,
+    "gui": _gui_bench,
+    "multilingual": _multilingual_bench,
 }
 
 
@@ -43,9 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_front_end(name: str, argv: list[str]) -> int:
-    module, func = FRONT_END_BENCHES[name]
     try:
-        fn = getattr(importlib.import_module(module), func)
+        fn = FRONT_END_BENCHES[name]()
     except ImportError as exc:
         raise ConfigError(f"the {name} benchmark is not available in this installation ({exc})") from None
     return int(fn(argv) or 0)

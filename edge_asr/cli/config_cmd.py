@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..distribution import is_missing_extra, missing_part
+from ..errors import EdgeAsrError
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("config", help="show or check the daemon configuration",
@@ -18,8 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..daemon.config import DaemonConfig, default_config_paths
-    from ..daemon.config_file import load_config, render_toml
+    try:
+        from ..daemon.config import DaemonConfig, default_config_paths
+        from ..daemon.config_file import load_config, render_toml
+    except ImportError as exc:  # tomli, on Python 3.10
+        if not is_missing_extra(exc, "daemon"):
+            raise
+        raise EdgeAsrError(f"`edge-asr config` needs {exc.name}, which is missing. {missing_part('daemon')}") from None
 
     if args.action == "show" and args.defaults:
         sys.stdout.write(render_toml(DaemonConfig()))

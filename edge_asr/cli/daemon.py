@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..distribution import is_missing_extra, missing_part
+from ..errors import EdgeAsrError
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None,
@@ -26,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """CLI flags as a config layer that wins over the file and the environment."""
-    from ..daemon.config_file import merge, parse_assignments
+    from ..daemon.config_file import merge, parse_assignments  # stdlib only (tomli on 3.10: checked in run)
 
     flags: dict[str, dict[str, Any]] = {}
 
@@ -60,6 +63,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..daemon.server import run_daemon
+    try:
+        from ..daemon.server import run_daemon
+    except ImportError as exc:
+        if not is_missing_extra(exc, "daemon"):
+            raise
+        raise EdgeAsrError(f"`edge-asr daemon` needs {exc.name}, which is missing. {missing_part('daemon')}") from None
 
     return run_daemon(args.config, overrides_from_args(args))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..distribution import frozen_bundle, missing_part
 from ..errors import EdgeAsrError
 
 THEME_CHOICES = ("system", "light", "dark")
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         from ..gui.app import GuiOptions, parse_size
         from ..gui.app import run as run_app
     except ImportError as exc:
-        raise EdgeAsrError(f"the desktop app needs PySide6: pip install 'edge-asr[gui]' ({exc})") from None
+        raise EdgeAsrError(_gui_import_error(exc)) from None
     options = GuiOptions(
         screenshot=args.screenshot,
         theme=args.theme,
@@ -67,3 +68,18 @@ def run(args: argparse.Namespace) -> int:
         exit_when_ready=args.exit_when_ready,
     )
     return run_app(options)
+
+
+# What Qt needs from the system: the graphics stack and fonts always (a bundle carries the rest of Qt's
+# dependencies), and with a pip-installed PySide6 also the X11/xkb/glib/dbus libraries.
+QT_SYSTEM_PACKAGES = "libgl1 libegl1 libxcb1 libdrm2 libwayland-client0 libwayland-cursor0 fonts-dejavu-core"
+QT_PIP_EXTRA_PACKAGES = ("libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 "
+                         "libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 libxkbcommon0 libfontconfig1 libglib2.0-0 "
+                         "libdbus-1-3")
+
+
+def _gui_import_error(exc: ImportError) -> str:
+    if not isinstance(exc, ModuleNotFoundError):  # PySide6 is there but a library it links is not (libEGL.so.1)
+        packages = QT_SYSTEM_PACKAGES if frozen_bundle() else f"{QT_SYSTEM_PACKAGES} {QT_PIP_EXTRA_PACKAGES}"
+        return f"the desktop app cannot load a system library ({exc}); on Debian/Ubuntu: apt install {packages}"
+    return f"the desktop app needs {exc.name}, which is missing. {missing_part('gui')}"

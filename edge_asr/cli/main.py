@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..distribution import missing_module
 from ..errors import EdgeAsrError
 from ..memory import tune_allocator
+from . import bench, config_cmd, daemon, doctor, evaluate, gui, listen, models, transcribe
 from .common import human_error, setup_logging
 
 log = logging.getLogger(__name__)
 
-# Subcommand modules, each with register(subparsers); optional shells (GUI, daemon) are skipped when absent.
-COMMAND_MODULES = (
-    "transcribe",
-    "models",
-    "evaluate",
-    "bench",
-    "listen",
-    "daemon",
-    "config_cmd",
-    "gui",
-    "doctor",
-)
+# Every subcommand, imported statically so a freezer (PyInstaller) sees them all. Each module imports only the
+# standard library and the core at import time; a shell whose extra is missing says so when it is run.
+COMMAND_MODULES = (transcribe, models, evaluate, bench, listen, daemon, config_cmd, gui, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,13 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"edge-asr {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"edge_asr.cli.{name}")
-        except ImportError as exc:
-            if exc.name and exc.name.startswith("edge_asr.cli."):
-                continue  # not part of this installation
-            raise
+    for module in COMMAND_MODULES:
         module.register(sub)
     return parser
 
@@ -52,13 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     tune_allocator()
-    from .bench import FRONT_END_BENCHES, run_front_end
-
     # `edge-asr bench live|daemon|gui ...`: those benchmarks parse their own options.
-    if len(argv) >= 2 and argv[0] == "bench" and argv[1] in FRONT_END_BENCHES:
+    if len(argv) >= 2 and argv[0] == "bench" and argv[1] in bench.FRONT_END_BENCHES:
         setup_logging(0)
         try:
-            return run_front_end(argv[1], argv[2:])
+            return bench.run_front_end(argv[1], argv[2:])
         except EdgeAsrError as exc:
             print(f"edge-asr: error: {human_error(exc)}", file=sys.stderr)
             return 2
@@ -72,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except EdgeAsrError as exc:
         print(f"edge-asr: error: {human_error(exc)}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if not exc.name or exc.name.split(".")[0] == "edge_asr":
+            raise  # a bug in edge-asr, not a missing dependency
+        hint = missing_module(exc.name)
+        print(f"edge-asr: error: `edge-asr {args.command}` needs {exc.name}. {hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("edge-asr: interrupted", file=sys.stderr)

@@ -56,18 +56,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from ..distribution import frozen_bundle, missing_part
     from ..engine import list_models
     from ..export.build import cache_root, cache_size
+    from ..export.prebuilt import find_prebuilt
 
     print(f"{'model':10s} {'state':13s} {'languages':12s} {'checkpoint':>10s} {'INT8':>9s}  description")
     for m in list_models(args.cache_dir):
-        state = "built" if m.built else "installed" if m.installed else "not installed"
+        prebuilt = not m.installed and find_prebuilt(m.name) is not None
+        state = "prebuilt" if prebuilt else "built" if m.built else "installed" if m.installed else "not installed"
         langs = f"{m.languages} languages" if m.multilingual else "English"
         src = f"{m.source_bytes / MIB:.1f} MiB" if m.source_bytes is not None else "-"
         built = f"{m.built_bytes / MIB:.1f} MiB" if m.built_bytes is not None else "-"
         print(f"{m.name:10s} {state:13s} {langs:12s} {src:>10s} {built:>9s}  {m.description}")
-        if not m.installed and m.install_hint:
-            print(f"{'':10s} -> {m.install_hint}")
+        if not m.installed and not prebuilt and m.install_hint:
+            # A bundle cannot import or build models: its hint is the bundle's, not the registry's pip command.
+            print(f"{'':10s} -> {missing_part('builder') if frozen_bundle() else m.install_hint}")
     print(f"cache: {cache_root(args.cache_dir)} ({cache_size(args.cache_dir) / MIB:.1f} MiB)")
     return 0
 

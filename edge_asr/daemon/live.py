@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..distribution import missing_part
 from ..engine.base import Transcriber
 from ..errors import BackendUnavailableError, ConfigError, DeviceError, EdgeAsrError, MissingExtraError
 from ..options import TranscribeOptions
@@ -183,7 +184,7 @@ class LiveManager:
                 pipeline.start()
             except ModuleNotFoundError as exc:  # MissingExtraError, or a raw import failure of an extra
                 self._set("unavailable", str(exc) if isinstance(exc, MissingExtraError)
-                          else f"live capture is not installed ({exc}); pip install 'edge-asr[live]'")
+                          else f"live capture cannot start ({exc}): {missing_part('live')}")
                 log.error("live: %s", self.reason)
                 return  # retrying cannot install a package
             except ConfigError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 
 import uvicorn
 
+from ..distribution import missing_part
 from ..engine.base import Transcriber
 from ..errors import ConfigError, EdgeAsrError
 from . import service
@@ -200,7 +201,7 @@ class Daemon:
                 adapter = Adapter(self.state, section.host, section.port)
                 host, port = await adapter.start()
             except ModuleNotFoundError as exc:
-                log.error("%s is enabled but not installed (%s): pip install 'edge-asr[%s]'", name, exc, name)
+                log.error("%s is enabled but cannot start (%s): %s", name, exc, missing_part(name))
                 continue
             except ConfigError as exc:
                 log.error("%s", exc)

@@ -32,7 +32,7 @@ from .cache import (
     write_manifest,
 )
 from .quantize import QUANT_SETTINGS, quantize_int8
-from .registry import ModelSource
+from .registry import ModelSource, resolve
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,22 @@ def ensure_model(
     verify: bool = True,
 ) -> BuiltModel:
     """The built model for a name or path: from the cache when its sources are unchanged, else built now."""
+    src = resolve(name_or_path)
+    if src.path is None:
+        return _prebuilt_or_raise(src, verify)
     return ensure_built(name_or_path, ONNX_INT8, _build, cache_dir, progress, force, verify)
+
+
+def _prebuilt_or_raise(src: ModelSource, verify: bool) -> BuiltModel:
+    # Installs without the source weights (bundles, the .deb) ship the build itself.
+    from .prebuilt import find_prebuilt, verify_prebuilt
+
+    built = find_prebuilt(src.name)
+    if built is None:
+        raise ModelError(f"model {src.name!r} is not installed here. {src.install_hint}")
+    if verify:
+        verify_prebuilt(built)
+    return built
 
 
 def _build(src: ModelSource, directory: Path, key: str, files: Files, progress: Progress) -> BuiltModel:
@@ -78,7 +93,15 @@ def build_model(
     key: str | None = None, files: Files | None = None,
 ) -> BuiltModel:
     from .cache import cache_key, check_expected, source_fingerprint
-    from .whisper_onnx import build_decoder, build_encoder
+
+    try:
+        import onnx
+
+        from .whisper_onnx import build_decoder, build_encoder
+    except ImportError as exc:
+        from ..distribution import missing_part
+
+        raise ModelError(f"cannot build {src.name} ({exc}): {missing_part('builder')}") from None
 
     assert src.path is not None
     started = time.monotonic()
@@ -94,8 +117,6 @@ def build_model(
             f"{src.path}: no tokenizer.json or *.tiktoken beside the weights; pass one with --tokenizer "
             "(OpenAI checkpoints use gpt2.tiktoken for English-only and multilingual.tiktoken otherwise)"
         )
-    import onnx  # here, not at the top: loading a cached model (or a LiteRT build) never needs it
-
     with staging(directory, src.name) as work:
         progress("writing encoder graph", 0.15)
         onnx.save(build_encoder(weights), str(work / "encoder.fp32.onnx"))

