@@ -6,6 +6,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from ..errors import BackendUnavailableError
 from ..options import EngineOptions
@@ -49,32 +51,48 @@ def load_transcriber(
 
     opts = options or EngineOptions()
     started = time.monotonic()
-    built = ensure_model(opts.model, opts.cache_dir, progress)
+    # The ONNX Runtime path verifies what it loads itself (_ort_files).
+    built = ensure_model(opts.model, opts.cache_dir, progress, verify=opts.backend == "tflite")
     dims = built.dims
     backend = opts.backend
     if backend in ("auto", "onnxruntime"):
         from .ort_backend import OrtRuntime
 
         try:
+            encoder, decoder, optimized = _ort_files(built)
             runtime = OrtRuntime(
-                built.encoder,
-                built.decoder,
+                encoder,
+                decoder,
                 opts,
                 dims.n_text_layer,
                 dims.n_text_head,
                 dims.n_text_state // dims.n_text_head,
+                optimized=optimized,
             )
         except BackendUnavailableError:
             if backend == "onnxruntime":
                 raise
             from .tflite_backend import TfliteRuntime
 
+            built.verify()
             runtime = TfliteRuntime.from_built(built, opts)  # type: ignore[assignment]
     else:
         from .tflite_backend import TfliteRuntime
 
         runtime = TfliteRuntime.from_built(built, opts)  # type: ignore[assignment]
-    tok = load_tokenizer(built.tokenizer, dims.n_vocab, dims.num_languages)
+    tok = load_tokenizer(built.tokenizer, dims.n_vocab, dims.num_languages, table_dir=built.directory)
     transcriber = WhisperTranscriber(runtime, tok, dims, built.name)
     log.info("loaded %s in %.2f s", transcriber.name, time.monotonic() - started)
     return transcriber
+
+
+def _ort_files(built: Any) -> tuple[Path, Path, bool]:
+    """(encoder, decoder, already optimized): the prepared copies (ort_prepare.py), else the verified built files."""
+    from .ort_backend import _import_ort
+    from .ort_prepare import prepared_models
+
+    prepared = prepared_models(built, _import_ort())
+    if prepared is not None:
+        return prepared[0], prepared[1], True
+    built.verify()
+    return built.encoder, built.decoder, False

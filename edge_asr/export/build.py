@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import onnx
 import platformdirs
 
 from .. import __version__
@@ -188,6 +187,8 @@ def _load_weights(path: Path) -> WhisperWeights:
 def build_model(
     src: ModelSource, directory: Path, progress: Progress, tokenizer_file: Path | None = None
 ) -> BuiltModel:
+    import onnx  # only a build needs it: importing it costs ~17 MB and 0.2-2 s, so loading a built model does not
+
     from .whisper_onnx import build_decoder, build_encoder
 
     assert src.path is not None
