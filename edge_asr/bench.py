@@ -23,6 +23,7 @@ from .constants import SAMPLE_RATE
 from .engine.runtime import KV, ModelRuntime, StepOutput
 from .evaluate import Clip, wer
 from .options import EngineOptions, TranscribeOptions
+from .whispercpp import WhisperCpp, wav_copies
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -178,6 +179,7 @@ def run_benchmark(
     vs_faster_whisper: bool,
     processes: bool,
     out: Callable[[str], None] = print,
+    whisper_cpp: WhisperCpp | None = None,
 ) -> None:
     from .export.registry import resolve
 
@@ -192,11 +194,18 @@ def run_benchmark(
             out("faster-whisper is not installed (pip install faster-whisper): comparison skipped")
         else:
             systems.append(fw)
-    for fn, _ in systems:  # warm-up
-        fn(clips[0].path)
+    cpp = CppRuns(whisper_cpp, clips) if whisper_cpp is not None else None
+    if cpp is not None:
+        systems.append((cpp.unused, cpp.runs))
+    for fn, runs in systems:  # warm-up
+        if cpp is None or runs is not cpp.runs:
+            fn(clips[0].path)
     for r in range(repeats):
         order = systems if r % 2 == 0 else systems[::-1]
         for fn, runs in order:
+            if cpp is not None and runs is cpp.runs:
+                cpp.one_pass()  # one process over every clip; its own load time is taken off
+                continue
             enc0, dec0 = timed.encoder_s, timed.decoder_s
             w, c = time.perf_counter(), time.process_time()
             texts = [fn(clip.path) for clip in clips]
@@ -220,14 +229,14 @@ def run_benchmark(
         f"edge-asr split: encoder {_med(ours.encoder_s):.2f} s, decoder {_med(ours.decoder_s):.2f} s, "
         f"features/other {_med(ours.wall) - _med(ours.encoder_s) - _med(ours.decoder_s):.2f} s (median per pass)"
     )
-    if len(systems) > 1:
-        fw_runs = systems[1][1]
+    for _, peer in systems[1:]:
         out(
-            f"steady-state speed-up vs faster-whisper: {_med(fw_runs.wall) / _med(ours.wall):.2f}x "
+            f"steady-state speed-up vs {peer.name.split(' (')[0]}: {_med(peer.wall) / _med(ours.wall):.2f}x "
             f"(median of {repeats} interleaved passes)"
         )
+    with_fw = any(runs.name.startswith("faster-whisper") for _, runs in systems)
     if processes:
-        _whole_process(clips, engine, repeats, len(systems) > 1, fw_dir, out)
+        _whole_process(clips, engine, repeats, with_fw, fw_dir, out, cpp)
 
 
 def _whole_process(
@@ -237,6 +246,7 @@ def _whole_process(
     with_fw: bool,
     fw_dir: Path | None,
     out: Callable[[str], None],
+    cpp: CppRuns | None = None,
 ) -> None:
     paths = [str(c.path) for c in clips]
     cache = ["--cache-dir", engine.cache_dir] if engine.cache_dir else []
@@ -262,9 +272,15 @@ def _whole_process(
                 "  whole-process speed-up vs faster-whisper: "
                 f"{_med(walls['faster-whisper']) / _med(walls['edge-asr']):.2f}x"
             )
+        if cpp is not None:
+            out(f"  {'whisper.cpp':15s} {_med(cpp.process_wall):7.2f} s   peak RSS {max(cpp.peaks):6.0f} MiB"
+                "   (its steady-state passes are whole processes)")
+            out(f"  whole-process speed-up vs whisper.cpp: {_med(cpp.process_wall) / _med(walls['edge-asr']):.2f}x")
         longest = max(clips, key=lambda c: len(decode_audio(c.path)))
         _, m, _ = run_process(["-m", "edge_asr", "transcribe", str(longest.path), *flags])
         out(f"  peak RSS of `edge-asr transcribe` on one clip ({longest.path.name}): {m:.0f} MiB")
+        if cpp is not None:
+            out(f"  peak RSS of whisper.cpp on the same clip: {cpp.one_clip(longest)[1]:.0f} MiB")
         five = Path(tmp) / "five-seconds.wav"
         import soundfile as sf
 
@@ -275,3 +291,42 @@ def _whole_process(
             f"  cold start (process start -> first segment of a {COLD_START_CLIP:.0f}-s clip): "
             f"median {_med(colds):.2f} s"
         )
+        if cpp is not None:
+            cpp_colds = [cpp.one_clip(Clip(five, "en", ""))[0] for _ in range(repeats)]
+            out(f"  whisper.cpp, process start -> exit with the text of the same clip: median {_med(cpp_colds):.2f} s")
+
+
+class CppRuns:
+    """whisper.cpp over the bench clips (16-kHz WAV copies), one process per pass."""
+
+    def __init__(self, peer: WhisperCpp, clips: list[Clip]) -> None:
+        self.peer, self.clips = peer, clips
+        self._tmp = tempfile.TemporaryDirectory()
+        self.wavs = wav_copies([c.path for c in clips], Path(self._tmp.name))
+        self.runs = SystemRuns(peer.name)
+        self.process_wall: list[float] = []
+        self.peaks: list[float] = []
+
+    def unused(self, path: Path) -> str:
+        raise NotImplementedError
+
+    def one_pass(self) -> None:
+        import resource
+
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        texts, wall, load, total, peak = self.peer.run(self.wavs)
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.runs.load_s = load
+        self.runs.wall.append(total - load)
+        self.runs.cpu.append(c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
+        self.runs.texts = texts
+        self.process_wall.append(wall)
+        self.peaks.append(peak)
+
+    def one_clip(self, clip: Clip) -> tuple[float, float]:
+        """(wall s, peak RSS MiB) of a whisper.cpp process on one clip."""
+        one = Path(self._tmp.name) / "one"
+        one.mkdir(exist_ok=True)
+        wav = wav_copies([clip.path], one)
+        _, wall, _, _, peak = self.peer.run(wav)
+        return wall, peak

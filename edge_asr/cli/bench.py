@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "interleaved, and the ratio. `edge-asr bench live|daemon|gui --help` for the front-end benchmarks.",
     )
     p.add_argument("inputs", nargs="+", help="audio files, or a manifest.tsv (adds WER); or live|daemon|gui ...")
-    p.add_argument("--vs", choices=["faster-whisper"], default=None, help="also run this peer, interleaved")
+    p.add_argument("--vs", action="append", default=[], metavar="PEER",
+                   help="also run this peer, interleaved: faster-whisper, or whisper.cpp=PATH_TO_CLI,GGML_MODEL "
+                   "(write the model with: python -m edge_asr.whispercpp MODEL OUT.bin); repeatable")
     p.add_argument("--repeats", type=int, default=3, help="interleaved passes over all clips (default: 3)")
     p.add_argument("--no-processes", action="store_true", help="skip the whole-process, RSS and cold-start runs")
     add_engine_args(p)
@@ -60,5 +62,15 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{p} does not exist")
     if args.repeats < 1:
         raise ConfigError("--repeats must be at least 1")
-    run_benchmark(clips, engine_options(args), args.repeats, args.vs == "faster-whisper", not args.no_processes)
+    engine = engine_options(args)
+    whisper_cpp = None
+    for peer in args.vs:
+        if peer.startswith("whisper.cpp="):
+            from ..whispercpp import WhisperCpp
+
+            whisper_cpp = WhisperCpp.parse(peer.removeprefix("whisper.cpp="), engine.threads)
+        elif peer != "faster-whisper":
+            raise ConfigError(f"unknown peer {peer!r}: use faster-whisper or whisper.cpp=PATH_TO_CLI,GGML_MODEL")
+    run_benchmark(clips, engine, args.repeats, "faster-whisper" in args.vs, not args.no_processes,
+                  whisper_cpp=whisper_cpp)
     return 0
