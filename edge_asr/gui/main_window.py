@@ -258,7 +258,10 @@ class MainWindow(QMainWindow):
         self.live_view.set_partial(ev.text, ev.stable_text)
 
     def _on_final(self, ev: Final) -> None:
-        self.live_view.add_segment(ev.segment)
+        if ev.replaces is not None:  # an early final whose utterance went on (see live/events.py)
+            self.live_view.replace_last_segment(ev.segment)
+        else:
+            self.live_view.add_segment(ev.segment)
         if ev.latency > 0:
             self.sidebar.resources.show_latency(ev.latency)
 

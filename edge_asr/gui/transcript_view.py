@@ -46,6 +46,7 @@ class TranscriptView(QTextBrowser):
         self._info: TranscriptionInfo | None = None
         self._partial = ""
         self._partial_pos: int | None = None  # document position where the partial block starts
+        self._last_pos: int | None = None  # where the last final's block starts (an amended final replaces it)
 
     # -- content ------------------------------------------------------------------------------------------------
     def segments(self) -> list[Segment]:
@@ -80,6 +81,7 @@ class TranscriptView(QTextBrowser):
             return
         stamp = f"{format_timestamp(segment.start)} → {format_timestamp(segment.end)}"
         cursor = self._end_cursor()
+        self._last_pos = cursor.position()
         if not self.document().isEmpty():
             cursor.insertBlock()
         cursor.insertHtml(
@@ -88,6 +90,20 @@ class TranscriptView(QTextBrowser):
         )
         if following:
             self._scroll_to_end()
+
+    def replace_last_segment(self, segment: Segment) -> None:
+        """An amended live final (``Final.replaces``): it takes the place of the last final, the early one whose
+        utterance went on."""
+        if not self._segments or self._last_pos is None:
+            self.add_segment(segment)
+            return
+        self._clear_partial()
+        cursor = self._end_cursor()
+        cursor.setPosition(self._last_pos, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        cursor.setCharFormat(QTextCharFormat())
+        self._segments.pop()
+        self.add_segment(segment)
 
     def set_partial(self, text: str, stable_text: str = "") -> None:
         """Show the utterance in progress dimmed: the agreed prefix a little firmer than the rest."""
@@ -117,6 +133,7 @@ class TranscriptView(QTextBrowser):
         self._segments.clear()
         self._partial = ""
         self._partial_pos = None
+        self._last_pos = None
         self._info = None
         self.clear()
 
