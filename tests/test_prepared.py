@@ -24,7 +24,7 @@ def test_prepared_copy_decodes_the_same_tokens(transcriber, en_dev, monkeypatch)
     built = ensure_model("tiny.en", verify=False)
     enc, _, optimized = _ort_files(built)
     assert optimized and enc.parent.parent == built.directory / "ort"
-    monkeypatch.setattr(ort_prepare, "prepared_models", lambda built, ort: None)
+    monkeypatch.setattr(ort_prepare, "prepared_models", lambda *args: None)
     plain = load_transcriber(EngineOptions(threads=2))
     assert _texts(transcriber, paths) == _texts(plain, paths)
 
@@ -41,6 +41,37 @@ def test_prepared_decoder_looks_tokens_up_by_row() -> None:
     assert list(rows.dims) == list(reversed(table.dims))
     # both in the mapped data file, not inline in the graph
     assert rows.data_location == table.data_location == onnx.TensorProto.EXTERNAL
+
+
+def test_fused_attention_is_opt_in() -> None:
+    """With EngineOptions.fused_attention each encoder layer's softmax(q k^T) v is one MultiHeadAttention; the
+    default prepared copy keeps the built attention."""
+    built = ensure_model("tiny.en", verify=False)
+    default, _, _ = _ort_files(built)
+    fused, _, _ = _ort_files(built, fused_attention=True)
+    assert default.parent != fused.parent
+    for enc, count in ((default, 0), (fused, built.dims.n_audio_layer)):
+        ops = [n.op_type for n in onnx.load(str(enc), load_external_data=False).graph.node]
+        assert ops.count("MultiHeadAttention") == count and ("Softmax" in ops) == (count == 0)
+
+
+def test_fused_attention_matches_the_unfused_graph() -> None:
+    import numpy as np
+
+    from edge_asr.engine.ort_rewrite import fused_attention
+
+    ort = _import_ort()
+    built = ensure_model("tiny.en", verify=False)
+    model = onnx.load(str(built.encoder))
+    assert fused_attention(model) == built.dims.n_audio_layer
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the two graphs as written
+    plain = ort.InferenceSession(str(built.encoder), so, providers=["CPUExecutionProvider"])
+    fused = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    mel = (np.random.default_rng(0).standard_normal((1, built.dims.n_mels, 600)) * 0.5).astype(np.float32)
+    for a, b in zip(plain.run(None, {"mel": mel}), fused.run(None, {"mel": mel}), strict=True):
+        # INT8 dynamic quantization amplifies float rounding: ORT's own level-ALL graph is as far off (measured)
+        assert np.abs(a - b).max() < 0.5 and np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.995
 
 
 def test_stale_prepared_copy_is_remade(tmp_path) -> None:
@@ -62,7 +93,7 @@ def test_failed_preparation_loads_the_built_files(monkeypatch, tmp_path) -> None
     def fail(*args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(ort_prepare, "machine_key", lambda version: "some-other-machine")
+    monkeypatch.setattr(ort_prepare, "machine_key", lambda *args: "some-other-machine")
     monkeypatch.setattr(ort_prepare, "_prepare", fail)
     assert ort_prepare.prepared_models(built, _import_ort()) is None
     enc, dec, optimized = _ort_files(built)

@@ -1,5 +1,5 @@
 """`edge-asr bench FILES|MANIFEST`: speed and memory figures, optionally against faster-whisper.
-`edge-asr bench live|daemon|gui ...` runs the benchmark of that front end."""
+`edge-asr bench live|daemon|gui|memory ...` runs the benchmark of that front end."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ FRONT_END_BENCHES = {
     "live": ("edge_asr.live.bench", "main"),
     "daemon": ("edge_asr.daemon.bench", "main"),
     "gui": ("edge_asr.gui.bench", "main"),
+    "memory": ("edge_asr.bench_memory", "main"),
 }
 
 

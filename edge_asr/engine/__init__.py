@@ -59,7 +59,7 @@ def load_transcriber(
         from .ort_backend import OrtRuntime
 
         try:
-            encoder, decoder, optimized = _ort_files(built)
+            encoder, decoder, optimized = _ort_files(built, opts.fused_attention)
             runtime = OrtRuntime(
                 encoder,
                 decoder,
@@ -86,12 +86,12 @@ def load_transcriber(
     return transcriber
 
 
-def _ort_files(built: Any) -> tuple[Path, Path, bool]:
+def _ort_files(built: Any, fused_attention: bool = False) -> tuple[Path, Path, bool]:
     """(encoder, decoder, already optimized): the prepared copies (ort_prepare.py), else the verified built files."""
     from .ort_backend import _import_ort
     from .ort_prepare import prepared_models
 
-    prepared = prepared_models(built, _import_ort())
+    prepared = prepared_models(built, _import_ort(), fused_attention)
     if prepared is not None:
         return prepared[0], prepared[1], True
     built.verify()

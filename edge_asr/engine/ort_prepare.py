@@ -30,18 +30,20 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .ort_rewrite import EMBEDDING, EMBEDDING_ROWS, fused_attention, rows_lookup
+
 log = logging.getLogger(__name__)
+
+__all__ = ["EMBEDDING", "EMBEDDING_ROWS", "machine_key", "prepared_models"]
 
 PREPARED_VERSION = 1  # bump when what is prepared changes
 STAMP = "prepared.json"
 PARTS = ("encoder", "decoder")
-EMBEDDING = "token_embedding.int8_t"  # the shared [D, V] int8 table of the built decoder (export/whisper_onnx.py)
-EMBEDDING_ROWS = "token_embedding.rows"  # the [V, D] copy added for the lookup
 MIN_EXTERNAL_BYTES = 1024  # initializers at least this large go to the data file (smaller ones stay inline)
 
 
-def machine_key(ort_version: str) -> str:
-    """ONNX Runtime version + CPU: what a level-ALL optimized graph may depend on."""
+def machine_key(ort_version: str, fused: bool = False) -> str:
+    """ONNX Runtime version + CPU: what a level-ALL optimized graph may depend on (+ the optional rewrites)."""
     flags = ""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
@@ -49,7 +51,7 @@ def machine_key(ort_version: str) -> str:
     except OSError:
         flags = platform.processor()
     digest = hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:10]
-    return f"{ort_version}-{platform.machine() or 'cpu'}-{digest}-v{PREPARED_VERSION}"
+    return f"{ort_version}-{platform.machine() or 'cpu'}-{digest}-v{PREPARED_VERSION}" + ("-mha" if fused else "")
 
 
 def _stamp_of(path: Path) -> dict[str, int]:
@@ -72,34 +74,6 @@ def _valid(directory: Path, sources: dict[str, str]) -> bool:
         return False
 
 
-def rows_lookup(model: Any) -> bool:
-    """Make the decoder's token lookup read a [V, D] copy of the int8 embedding (in place); False when the graph
-    does not have the built decoder's Gather(axis=1) -> Transpose(1, 2, 0) lookup."""
-    from onnx import helper, numpy_helper
-
-    g = model.graph
-    gather = next((n for n in g.node if n.op_type == "Gather" and n.input[0] == EMBEDDING), None)
-    if gather is None or any(a.name == "axis" and a.i != 1 for a in gather.attribute):
-        return False
-    users = [n for n in g.node if gather.output[0] in n.input]
-    if len(users) != 1 or users[0].op_type != "Transpose":
-        return False
-    transpose = users[0]
-    perm = next((list(a.ints) for a in transpose.attribute if a.name == "perm"), None)
-    table = next((t for t in g.initializer if t.name == EMBEDDING), None)
-    if perm != [1, 2, 0] or table is None:
-        return False
-    rows = numpy_helper.to_array(table).T.copy()
-    g.initializer.append(numpy_helper.from_array(rows, EMBEDDING_ROWS))
-    at = list(g.node).index(gather)
-    lookup = helper.make_node("Gather", [EMBEDDING_ROWS, gather.input[1]], [transpose.output[0]],
-                              name="token_embedding_rows_gather", axis=0)
-    g.node.remove(gather)
-    g.node.remove(transpose)
-    g.node.insert(at, lookup)
-    return True
-
-
 def _optimize(ort: Any, source: Path, target: Path, providers: list[str]) -> None:
     """Let ONNX Runtime apply its level-ALL optimizations and save the graph with its weights in ``.data``."""
     so = ort.SessionOptions()
@@ -113,31 +87,34 @@ def _optimize(ort: Any, source: Path, target: Path, providers: list[str]) -> Non
     ort.InferenceSession(str(source), so, providers=providers)
 
 
-def _prepare(ort: Any, built: Any, work: Path, sources: dict[str, str]) -> None:
+def _prepare(ort: Any, built: Any, work: Path, sources: dict[str, str], fused: bool) -> None:
     import onnx  # only preparing needs it (about 17 MB and a noticeable import)
 
     built.verify()  # what is prepared from must be what was built
-    decoder = onnx.load(str(built.decoder))
-    if not rows_lookup(decoder):
-        log.debug("%s: no shared-embedding lookup to rewrite", built.decoder)
-    rewritten = work / "decoder.src.onnx"
-    onnx.save(decoder, str(rewritten))
-    del decoder
-    _optimize(ort, built.encoder, work / "encoder.onnx", ["CPUExecutionProvider"])
-    _optimize(ort, rewritten, work / "decoder.onnx", ["CPUExecutionProvider"])
-    rewritten.unlink()
+    rewrites = {"encoder": fused_attention if fused else None, "decoder": rows_lookup}
+    for part, source in (("encoder", built.encoder), ("decoder", built.decoder)):
+        model = onnx.load(str(source))
+        rewrite = rewrites[part]
+        if rewrite is not None:
+            log.debug("%s: %s rewrote %s", source.name, rewrite.__name__, rewrite(model))
+        rewritten = work / f"{part}.src.onnx"
+        onnx.save(model, str(rewritten))
+        del model
+        _optimize(ort, rewritten, work / f"{part}.onnx", ["CPUExecutionProvider"])
+        rewritten.unlink()
     stamp = {"sources": sources, "ort": ort.__version__, "files": {p.name: _stamp_of(p) for p in _files(work)}}
     (work / STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
 
 
-def prepared_models(built: Any, ort: Any) -> tuple[Path, Path] | None:
+def prepared_models(built: Any, ort: Any, fused_attention: bool = False) -> tuple[Path, Path] | None:
     """(encoder, decoder) of the prepared copy of ``built`` (a BuiltModel), made now if missing; None when no
-    prepared copy can be used, and the built files should be loaded instead."""
+    prepared copy can be used, and the built files should be loaded instead. ``fused_attention`` adds that rewrite
+    of the encoder (ort_rewrite.py; off by default: see EngineOptions.fused_attention)."""
     outputs = built.manifest.get("outputs", {})
     sources = {p.name: outputs.get(p.name, {}).get("sha256", "") for p in (built.encoder, built.decoder)}
     if not all(sources.values()) or not hasattr(ort, "__version__"):
         return None
-    directory = built.directory / "ort" / machine_key(ort.__version__)
+    directory = built.directory / "ort" / machine_key(ort.__version__, fused_attention)
     if not _valid(directory, sources):
         try:
             directory.parent.mkdir(parents=True, exist_ok=True)
@@ -146,7 +123,7 @@ def prepared_models(built: Any, ort: Any) -> tuple[Path, Path] | None:
             log.debug("cannot prepare %s here (%s); loading the built files", built.name, exc)
             return None
         try:
-            _prepare(ort, built, work, sources)
+            _prepare(ort, built, work, sources, fused_attention)
             if directory.exists():
                 shutil.rmtree(directory, ignore_errors=True)
             os.replace(work, directory)

@@ -17,7 +17,9 @@ import numpy as np
 
 from .events import Final, settle
 
-COVER_SLACK = 0.3  # s: a final ending this close before the clip's speech offset still covers it
+# s: a final ending this close before the clip's true speech offset still covers it (the VAD's speech end, which a
+# final's end is, comes before the last faint energy of the clip, which the offset is)
+COVER_SLACK = 1.0
 SPAN_SLACK = 0.3  # s before a clip's first sample that its first final may start (pre-roll)
 SENTENCE_END = re.compile(r"[.?!…][\"')\]]*$")
 PERCENTILES = (10, 50, 90, 95, 99)
