@@ -242,7 +242,7 @@ class LivePipeline:
                     for ev in seg.feed(x):
                         dec.on_event(ev, item.arrival, seg.current)
                     if seg.in_speech:
-                        dec.maybe_partial(seg.position, seg.current, seg.paused)
+                        dec.maybe_partial(seg.position, seg.current, seg.paused, seg.silent)
             elif isinstance(item, SourceLost):
                 # Everything captured before the fault was read before this marker: finalise it now.
                 for ev in seg.flush("device lost"):

@@ -156,11 +156,13 @@ class StreamingDecoder:
         elif isinstance(ev, End):
             self._end(ev.utterance, arrival)
 
-    def maybe_partial(self, position: float, current: CurrentAudio, paused: bool) -> None:
+    def maybe_partial(self, position: float, current: CurrentAudio, paused: bool, silent: bool = False) -> None:
         """Called after each block while in speech: start a partial when one is due and the decoder is free.
 
         A due partial waits (re-checked on the next block) while a decode runs, and is never queued behind one;
-        once the speaker pauses it is skipped, because the final decode is about to start.
+        once the speaker pauses it is skipped, because the final decode is about to start. While the speech has
+        stopped but the pause is not yet certain (``silent``) it waits too: started then, it would likely still
+        be running when the final's decode has to start.
         """
         interval = self.partial_interval if self._shown else min(self.partial_interval, FIRST_PARTIAL_RETRY)
         if not self.partials or position - self._last_partial_at < interval + self._partial_backoff:
@@ -169,7 +171,7 @@ class StreamingDecoder:
             self.skipped_partials += 1
             self._last_partial_at = position
             return
-        if self._running is not None or self._finals or self._partial is not None:
+        if silent or self._running is not None or self._finals or self._partial is not None:
             return
         if position - self._speech_start < MIN_PARTIAL_SPEECH:
             return

@@ -191,6 +191,11 @@ class Segmenter:
         return self._cur is not None and self._cur.paused
 
     @property
+    def silent(self) -> bool:
+        """In an utterance whose speech has stopped for now (a pause may be starting)."""
+        return self._cur is not None and self._cur.silence_from is not None
+
+    @property
     def position(self) -> float:
         """s of audio processed (window-aligned) since the start of the stream."""
         return self._index * WINDOW_DURATION
