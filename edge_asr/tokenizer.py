@@ -159,11 +159,15 @@ class _TiktokenCodec:
         return str(self._enc.decode(list(ids)))
 
 
+def _full_codec(path: Path) -> _TextCodec:
+    return _TiktokenCodec(path) if path.suffix == ".tiktoken" else _HFCodec(path)
+
+
 class Tokenizer:
-    def __init__(self, path: Path, n_vocab: int, num_languages: int) -> None:
+    def __init__(self, path: Path, n_vocab: int, num_languages: int, codec: _TextCodec | None = None) -> None:
         path = Path(path)
         self.path = path
-        self.codec: _TextCodec = _TiktokenCodec(path) if path.suffix == ".tiktoken" else _HFCodec(path)
+        self.codec: _TextCodec = codec or _full_codec(path)
         self.n_vocab = n_vocab
         self.multilingual = n_vocab >= 51_865
         base = TEXT_VOCAB + int(self.multilingual)  # multilingual ranks hold one more text token
@@ -203,6 +207,9 @@ class Tokenizer:
     @cached_property
     def non_speech_tokens(self) -> tuple[int, ...]:
         """Tokens of symbols Whisper never should emit as speech (its ``suppress_tokens=-1`` set)."""
+        known = getattr(self.codec, "non_speech_tokens", None)  # a token table has them (token_table.py)
+        if known is not None:
+            return tuple(known)
         symbols = list('"#()*+/:;<=>@[\\]^_`{|}~「」『』')
         symbols += ["<<", ">>", "<<<", ">>>", "--", "---", "-(", "-[", "('", '("', "((", "))", "(((", ")))", "[[", "]]"]
         symbols += ["{{", "}}", "♪♪", "♪♪♪"]
@@ -276,7 +283,18 @@ class Tokenizer:
         return words, word_tokens
 
 
-def load_tokenizer(path: Path, n_vocab: int, num_languages: int) -> Tokenizer:
+def load_tokenizer(path: Path, n_vocab: int, num_languages: int, table_dir: Path | None = None) -> Tokenizer:
+    """The tokenizer of a model. With ``table_dir`` (a directory edge-asr owns, such as the model's cache
+    directory), decoding uses a compact token table kept there (token_table.py) and no tokenizer library is
+    loaded unless text has to be encoded."""
     if not Path(path).is_file():
         raise ModelError(f"tokenizer file {path} not found")
-    return Tokenizer(Path(path), n_vocab, num_languages)
+    path = Path(path)
+    if table_dir is None:
+        return Tokenizer(path, n_vocab, num_languages)
+    from .token_table import table_codec
+
+    n_text = TEXT_VOCAB - 1 + int(n_vocab >= 51_865)  # ids below <|endoftext|>
+    table = table_codec(path, Path(table_dir), n_text, lambda: _full_codec(path),
+                        lambda full: Tokenizer(path, n_vocab, num_languages, full).non_speech_tokens)
+    return Tokenizer(path, n_vocab, num_languages, table)

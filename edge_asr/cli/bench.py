@@ -1,6 +1,6 @@
 """`edge-asr bench FILES|MANIFEST`: speed and memory figures, optionally against faster-whisper.
-`edge-asr bench live|daemon|soak|gui|multilingual ...` runs the benchmark of that front end (multilingual:
-language identification, transcription and translation against faster-whisper)."""
+`edge-asr bench live|daemon|soak|gui|multilingual|memory ...` runs the benchmark of that front end
+(multilingual: language identification, transcription and translation against faster-whisper)."""
 
 from __future__ import annotations
 
@@ -43,25 +43,36 @@ def _multilingual_bench() -> Callable[[list[str]], int]:
     return main
 
 
+def _memory_bench() -> Callable[[list[str]], int]:
+    from ..bench_memory import main
+
+    return main
+
+
 FRONT_END_BENCHES: dict[str, Callable[[], Callable[[list[str]], int]]] = {
     "live": _live_bench,
     "daemon": _daemon_bench,
     "soak": _soak_bench,
     "gui": _gui_bench,
     "multilingual": _multilingual_bench,
+    "memory": _memory_bench,
 }
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "bench",
-        help="speed/memory figures on audio files (or: bench live|daemon|soak|gui|multilingual)",
+        help="speed/memory figures on audio files (or: bench live|daemon|soak|gui|multilingual|memory)",
         description="Print audio seconds, wall and CPU seconds, real-time factor, encoder/decoder split, load time, "
         "peak RSS and cold start; with --vs faster-whisper, the same for faster-whisper int8 on the same clips, "
-        "interleaved, and the ratio. `edge-asr bench live|daemon|soak|gui --help` for the front-end benchmarks.",
+        "interleaved, and the ratio. `edge-asr bench live|daemon|soak|gui|multilingual|memory --help` for the "
+        "front-end benchmarks.",
     )
-    p.add_argument("inputs", nargs="+", help="audio files, or a manifest.tsv (adds WER); or live|daemon|soak|gui ...")
-    p.add_argument("--vs", choices=["faster-whisper"], default=None, help="also run this peer, interleaved")
+    p.add_argument("inputs", nargs="+",
+                   help="audio files, or a manifest.tsv (adds WER); or live|daemon|soak|gui|multilingual|memory ...")
+    p.add_argument("--vs", action="append", default=[], metavar="PEER",
+                   help="also run this peer, interleaved: faster-whisper, or whisper.cpp=PATH_TO_CLI,GGML_MODEL "
+                   "(write the model with: python -m edge_asr.whispercpp MODEL OUT.bin); repeatable")
     p.add_argument(
         "--backends",
         default=None,
@@ -106,5 +117,15 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--backends takes onnxruntime and/or litert, comma-separated")
         run_backend_comparison(clips, engine_options(args), backends, args.repeats, not args.no_processes)
         return 0
-    run_benchmark(clips, engine_options(args), args.repeats, args.vs == "faster-whisper", not args.no_processes)
+    engine = engine_options(args)
+    whisper_cpp = None
+    for peer in args.vs:
+        if peer.startswith("whisper.cpp="):
+            from ..whispercpp import WhisperCpp
+
+            whisper_cpp = WhisperCpp.parse(peer.removeprefix("whisper.cpp="), engine.threads)
+        elif peer != "faster-whisper":
+            raise ConfigError(f"unknown peer {peer!r}: use faster-whisper or whisper.cpp=PATH_TO_CLI,GGML_MODEL")
+    run_benchmark(clips, engine, args.repeats, "faster-whisper" in args.vs, not args.no_processes,
+                  whisper_cpp=whisper_cpp)
     return 0

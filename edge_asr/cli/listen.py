@@ -132,6 +132,7 @@ class TerminalView:
         self.out, self.quiet = out, quiet
         self.tty = out.isatty() and os.environ.get("TERM") != "dumb"
         self._partial_shown = False
+        self._last_final_rows = 0  # terminal rows the last final took
 
     def _clear(self) -> None:
         if self._partial_shown:
@@ -152,16 +153,25 @@ class TerminalView:
         elif isinstance(ev, Final):
             self._clear()
             seg = ev.segment
-            self.out.write(f"[{_clock(seg.start)} -> {_clock(seg.end)}] {seg.text.strip()}\n")
+            line = f"[{_clock(seg.start)} -> {_clock(seg.end)}] {seg.text.strip()}"
+            if ev.replaces is not None and self.tty and self._last_final_rows:
+                # an early final whose utterance went on: overwrite its line(s) (see live/events.py)
+                self.out.write(f"\x1b[{self._last_final_rows}A\r\x1b[J")
+            self.out.write(line + "\n")
+            width = max(1, shutil.get_terminal_size((100, 20)).columns)
+            self._last_final_rows = -(-len(line) // width)
         elif isinstance(ev, DeviceLost):
             self._clear()
             self.out.write(f"-- input device {ev.device} lost: {ev.reason}; reconnecting\n")
+            self._last_final_rows = 0
         elif isinstance(ev, DeviceBack):
             self._clear()
             self.out.write(f"-- input device {ev.device} is back after {ev.outage:.1f} s\n")
+            self._last_final_rows = 0
         elif isinstance(ev, Error):
             self._clear()
             print(f"edge-asr: {'error' if ev.fatal else 'warning'}: {ev.message}", file=sys.stderr)
+            self._last_final_rows = 0
         self.out.flush()
 
     def close(self) -> None:

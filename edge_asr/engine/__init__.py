@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendUnavailableError
 from ..options import EngineOptions
@@ -91,7 +91,7 @@ def load_transcriber(
         log.warning("LiteRT could not start (%s); using onnxruntime", exc)
         built, runtime = _load_runtime("onnxruntime", opts, progress)
     dims = built.dims
-    tok = load_tokenizer(built.tokenizer, dims.n_vocab, dims.num_languages)
+    tok = load_tokenizer(built.tokenizer, dims.n_vocab, dims.num_languages, table_dir=built.directory)
     transcriber = WhisperTranscriber(runtime, tok, dims, built.name)
     log.info("loaded %s in %.2f s", transcriber.name, time.monotonic() - started)
     return transcriber
@@ -122,8 +122,23 @@ def _load_runtime(
 
         built = ensure_static_model(opts.model, opts.cache_dir, progress=progress)
         encoder, decoder = static_files(built)
+        optimized = False
     else:
-        built = ensure_model(opts.model, opts.cache_dir, progress)
-        encoder, decoder = built.encoder, built.decoder
+        # The prepared copies are verified by _ort_files itself; the built files only when they are used.
+        built = ensure_model(opts.model, opts.cache_dir, progress, verify=False)
+        encoder, decoder, optimized = _ort_files(built, opts.fused_attention)
     d = built.dims
-    return built, OrtRuntime(encoder, decoder, opts, d.n_text_layer, d.n_text_head, d.n_text_state // d.n_text_head)
+    return built, OrtRuntime(encoder, decoder, opts, d.n_text_layer, d.n_text_head, d.n_text_state // d.n_text_head,
+                             optimized=optimized)
+
+
+def _ort_files(built: Any, fused_attention: bool = False) -> tuple[Path, Path, bool]:
+    """(encoder, decoder, already optimized): the prepared copies (ort_prepare.py), else the verified built files."""
+    from .ort_backend import _import_ort
+    from .ort_prepare import prepared_models
+
+    prepared = prepared_models(built, _import_ort(), fused_attention)
+    if prepared is not None:
+        return prepared[0], prepared[1], True
+    built.verify()
+    return built.encoder, built.decoder, False

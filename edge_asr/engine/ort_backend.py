@@ -86,6 +86,7 @@ class OrtRuntime:
         n_text_layer: int,
         n_text_head: int,
         d_head: int,
+        optimized: bool = False,
     ) -> None:
         ort = _import_ort()
         self.n_text_layer, self.n_text_head, self.d_head = n_text_layer, n_text_head, d_head
@@ -93,19 +94,29 @@ class OrtRuntime:
         # Two sessions own two thread pools on as few as 2 cores: spinning idle threads of one steal the cores
         # from the other (measured: 8.2 s vs 3.3 s for en-dev with both spinning under load), and burn idle CPU.
         self._provider_options = provider_options(providers, Path(encoder_path).parent)
-        self.encoder = self._session(ort, encoder_path, options.threads, options.low_memory, providers, spin=False)
+        # The decoder loads first: prepacking briefly holds its weights twice (+19 MB), better before the encoder
+        # is resident than after (that moment is the peak RSS of a short transcription).
         self.decoder = self._session(
-            ort, decoder_path, options.decoder_threads, options.low_memory, providers, spin=False
+            ort, decoder_path, options.decoder_threads, options.low_memory, providers, spin=False, optimized=optimized
+        )
+        self.encoder = self._session(
+            ort, encoder_path, options.threads, options.low_memory, providers, spin=False, optimized=optimized
         )
         self.providers = tuple(self.encoder.get_providers())
         self._enc_outputs = [o.name for o in self.encoder.get_outputs()]
         self._dec_outputs = [o.name for o in self.decoder.get_outputs()]
 
-    def _session(self, ort: Any, path: Path, threads: int, low_memory: bool, providers: list[str], spin: bool) -> Any:
+    def _session(
+        self, ort: Any, path: Path, threads: int, low_memory: bool, providers: list[str], spin: bool,
+        optimized: bool = False,
+    ) -> Any:
         so = ort.SessionOptions()
         so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        # Measured here: ALL fuses MatMul+Transpose in attention; PARALLEL mode was 2x slower.
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Measured here: ALL fuses MatMul+Transpose in attention; PARALLEL mode was 2x slower. A prepared graph
+        # (ort_prepare.py) has had them applied already.
+        so.graph_optimization_level = (
+            ort.GraphOptimizationLevel.ORT_DISABLE_ALL if optimized else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        )
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1

@@ -100,7 +100,10 @@ class LiveControls:
         self.w.live_view.set_partial(ev.text, ev.stable_text)
 
     def _on_final(self, ev: Final) -> None:
-        self.w.live_view.add_segment(ev.segment)
+        if ev.replaces is not None:  # an early final whose utterance went on (see live/events.py)
+            self.w.live_view.replace_last_segment(ev.segment)
+        else:
+            self.w.live_view.add_segment(ev.segment)
         if ev.latency > 0:
             self.w.resources.show_latency(ev.latency)
 

@@ -61,6 +61,7 @@ class TranscriptModel(QAbstractTableModel):
         self._partial_stable = ""
         self._query = ""
         self._matches: set[int] = set()
+        self._last_added: int | None = None  # row of the last final, which an amended live final replaces
         self.base_font = QFont()  # the view's font, set by the view: partial and time derive from it
 
     # -- content --------------------------------------------------------------------------------------------
@@ -83,6 +84,7 @@ class TranscriptModel(QAbstractTableModel):
         """Append a final line (replacing the partial); returns its row, or None for an empty segment."""
         self.set_partial("")
         text = segment.text.strip()
+        self._last_added = None
         if not text:
             return None
         row = len(self._lines)
@@ -90,7 +92,21 @@ class TranscriptModel(QAbstractTableModel):
         self._lines.append(Line(segment, text))
         self.endInsertRows()
         self._update_match(row)
+        self._last_added = row
         return row
+
+    def replace_last(self, segment: Segment) -> int | None:
+        """An amended live final (``Final.replaces``) takes the place of the early final whose utterance went on;
+        a line the user has edited meanwhile is kept and the amended one added after it."""
+        row = self._last_added
+        if row is None or row != len(self._lines) - 1 or self._lines[row].edited:
+            return self.add(segment)
+        self.set_partial("")
+        self.beginRemoveRows(QModelIndex(), row, row)
+        self._lines.pop()
+        self._matches.discard(row)
+        self.endRemoveRows()
+        return self.add(segment)
 
     def set_partial(self, text: str, stable: str = "") -> bool:
         """Show the utterance in progress as a last row; returns whether anything changed."""
@@ -129,6 +145,7 @@ class TranscriptModel(QAbstractTableModel):
 
     def clear(self) -> None:
         self.beginResetModel()
+        self._last_added = None
         self._lines.clear()
         self._partial = self._partial_stable = ""
         self._matches.clear()

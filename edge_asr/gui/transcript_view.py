@@ -130,6 +130,13 @@ class TranscriptView(QWidget):
         if following:
             self.table.scrollToBottom()
 
+    def replace_last_segment(self, segment: Segment) -> None:
+        """An amended live final (see live/events.py) replaces the early one its utterance outgrew."""
+        following = self._following()
+        self.model.replace_last(segment)
+        if following:
+            self.table.scrollToBottom()
+
     def set_partial(self, text: str, stable_text: str = "") -> None:
         following = self._following()
         if self.model.set_partial(text, stable_text) and following:

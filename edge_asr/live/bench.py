@@ -27,7 +27,8 @@ from ..audio import decode_audio
 from ..constants import SAMPLE_RATE
 from ..errors import ConfigError
 from ..options import EngineOptions
-from .events import Event, Final, Partial, Stats
+from .bench_latency import latency_figures, latency_report
+from .events import Event, Final, Partial, Stats, settle
 from .pipeline import LiveOptions, LivePipeline
 from .sources import ArraySource, AudioSource
 
@@ -152,10 +153,10 @@ def run_session(transcriber: Any, session: np.ndarray, spans: list[Span], option
     pipeline.wait(duration + STOP_TIMEOUT)
     pipeline.stop(STOP_TIMEOUT)
     finals = [(t, e) for t, e in rec.events if isinstance(e, Final)]
+    kept = {id(e) for e in settle(e for _, e in finals)}
     partials = [(t, e) for t, e in rec.events if isinstance(e, Partial)]
     stats = [(t, e) for t, e in rec.events if isinstance(e, Stats)]
     eou = [e.latency for _, e in finals]
-    from_speech_end: list[float] = []
     first_partial: list[float] = []
     late_partials: list[tuple[float, str]] = []
     first_partial_vad: list[float] = []
@@ -164,8 +165,6 @@ def run_session(transcriber: Any, session: np.ndarray, spans: list[Span], option
     norm = EnglishTextNormalizer()
     for s in spans:
         mine = [(t, e) for t, e in finals if s.start - 0.3 <= e.segment.start < s.end]
-        if mine:
-            from_speech_end.append(mine[-1][0] - (t0 + s.offset))
         early = [t for t, e in partials if e.start < s.end and e.end > s.start]
         if early:
             first_partial.append(min(early) - (t0 + s.onset))
@@ -175,7 +174,7 @@ def run_session(transcriber: Any, session: np.ndarray, spans: list[Span], option
             first_partial_vad.append(min(early) - (t0 + vad_onset))
         if s.reference:
             refs.append(norm(s.reference))
-            hyps.append(norm(" ".join(e.segment.text for _, e in mine)))
+            hyps.append(norm(" ".join(e.segment.text for _, e in mine if id(e) in kept)))
     first_pass = spans[n_clips].start if len(spans) >= 2 * n_clips else None
     warm = first_pass if first_pass is not None else WARMUP_FRACTION * duration
     rss_warm = next((e.rss_mb for t, e in stats if t - t0 >= warm), stats[-1][1].rss_mb if stats else float("nan"))
@@ -186,7 +185,6 @@ def run_session(transcriber: Any, session: np.ndarray, spans: list[Span], option
         "finals": len(finals),
         "partials": len(partials),
         "eou_latency_p50": _pct(eou, 50), "eou_latency_p95": _pct(eou, 95), "eou_latency_max": max(eou, default=0.0),
-        "speech_end_to_final_p50": _pct(from_speech_end, 50), "speech_end_to_final_p95": _pct(from_speech_end, 95),
         "first_partial_p50": _pct(first_partial, 50), "first_partial_p95": _pct(first_partial, 95),
         "first_partial_max": max(first_partial, default=float("nan")),
         "first_partial_vad_p50": _pct(first_partial_vad, 50), "first_partial_vad_p95": _pct(first_partial_vad, 95),
@@ -203,6 +201,7 @@ def run_session(transcriber: Any, session: np.ndarray, spans: list[Span], option
         "slowest_first_partials": sorted(late_partials, reverse=True)[:3],
         "slowest_finals": [(round(e.latency, 3), e.segment.temperature, e.segment.text.strip()[:40])
                            for _, e in sorted(finals, key=lambda f: -f[1].latency)[:3]],
+        **latency_figures(finals, spans, t0),
     }
 
 
@@ -254,8 +253,7 @@ def report(r: dict[str, Any]) -> str:
         f"p95 {_ms(r['eou_latency_p95'])}"
         f"  max {_ms(r['eou_latency_max'])}   target p50 <= 250 ms, p95 <= 500 ms: "
         f"{ok(r['eou_latency_p50'] <= TARGETS['p50'] and r['eou_latency_p95'] <= TARGETS['p95'])}",
-        f"  true speech end -> final (incl. the {r['min_silence']:.2f} s silence rule)  "
-        f"p50 {_ms(r['speech_end_to_final_p50'])}  p95 {_ms(r['speech_end_to_final_p95'])}",
+        *latency_report(r),
         f"  first partial after speech onset (energy)  p50 {_ms(r['first_partial_p50'])}  "
         f"p95 {_ms(r['first_partial_p95'])}  max {_ms(r['first_partial_max'])}   target <= 1 s: "
         f"{ok(r['first_partial_max'] <= TARGETS['first_partial'])}",
@@ -285,6 +283,26 @@ def report(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def live_overrides(items: list[str]) -> LiveOptions:
+    """LiveOptions with ``name=value`` overrides (values parsed as the field's default type)."""
+    import dataclasses
+
+    base = LiveOptions()
+    changes: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or name not in LiveOptions.names():
+            raise ConfigError(f"--set {item!r}: expected OPTION=VALUE, OPTION one of {', '.join(LiveOptions.names())}")
+        default = getattr(base, name)
+        if isinstance(default, bool):
+            changes[name] = value.lower() in ("1", "true", "yes", "on")
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            changes[name] = type(default)(value)
+        else:
+            changes[name] = None if value.lower() == "none" else value
+    return dataclasses.replace(base, **changes)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="edge-asr bench live", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -298,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object too")
+    p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                   help="a live option for this run, e.g. --set early_finals=false --set min_silence=0.4")
     a = p.parse_args(argv)
     if a.minutes <= 0 or a.gap < LiveOptions().min_silence or a.idle_seconds <= 0:
         raise ConfigError("--minutes and --idle-seconds must be positive, --gap at least the min-silence (0.5 s)")
@@ -306,10 +326,11 @@ def main(argv: list[str] | None = None) -> int:
     engine = EngineOptions(model=a.model, cache_dir=a.cache_dir,
                            **({"threads": a.threads, "decoder_threads": a.threads} if a.threads else {}))
     transcriber = load_transcriber(engine)
-    options = LiveOptions()
+    options = live_overrides(a.set)
     clips = _clips(a.clips) if a.clips else _default_clips()
     session, spans = build_session(clips, a.minutes * 60.0, a.gap)
-    result: dict[str, Any] = {"model": transcriber.name, "cores": os.cpu_count(), "min_silence": options.min_silence}
+    result: dict[str, Any] = {"model": transcriber.name, "cores": os.cpu_count(), "min_silence": options.min_silence,
+                              "options": a.set}
     result.update(run_idle(transcriber, a.idle_seconds, options, a.device))
     result.update(run_session(transcriber, session, spans, options, len(clips)))
     result["file_wer"] = file_wer(transcriber, clips, spans)

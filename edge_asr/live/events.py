@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,12 +41,23 @@ class Partial(Event):
 
 @dataclass(frozen=True)
 class Final(Event):
+    """One utterance's text. ``segment.id`` numbers the finals of a stream (0, 1, 2...).
+
+    A final may be published early, as the speaker pauses (streaming.py). If speech then resumes within the
+    pause that would have ended the utterance, the utterance goes on, and its final later comes with ``replaces``
+    = the id of that early final: its text and times cover the early one's and supersede it. Front ends show it in
+    place of the early final; append-only consumers (the journal, JSONL output) write it as a new line and readers
+    keep the newest line of each id (see :func:`settle`)."""
+
     segment: Segment  # start/end in s from the start of the stream
-    latency: float = 0.0  # s from VAD end of speech to publication
+    latency: float = 0.0  # s from the end-of-speech decision (an early final: the pause) to publication
+    replaces: int | None = None  # id of an earlier final this one supersedes
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "type": "final",
+            "id": self.segment.id,
+            "replaces": self.replaces,
             "text": self.segment.text.strip(),
             "start": self.segment.start,
             "end": self.segment.end,
@@ -55,6 +67,13 @@ class Final(Event):
             "words": None if self.segment.words is None else [asdict(w) for w in self.segment.words],
             "wall_time": self.wall_time,
         }
+
+
+def settle(finals: Iterable[Final]) -> list[Final]:
+    """The finals a reader ends up with: each one that a later final ``replaces`` is left out."""
+    items = list(finals)
+    replaced = {f.replaces for f in items if f.replaces is not None}
+    return [f for f in items if f.segment.id not in replaced]
 
 
 @dataclass(frozen=True)

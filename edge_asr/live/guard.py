@@ -138,21 +138,25 @@ class HallucinationGuard:
     def __init__(self, config: GuardConfig | None = None) -> None:
         self.config = config or GuardConfig()
         self.rejected: dict[str, int] = {}  # reason -> count, for the logs and the bench
+        self._counting = True
 
     def _reject(self, reason: str, text: str) -> Verdict:
-        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        if self._counting:
+            self.rejected[reason] = self.rejected.get(reason, 0) + 1
         log.debug("guard: dropped %r (%s)", text, reason)
         return Verdict("", reason)
 
     def check(self, text: str, *, avg_logprob: float, no_speech_prob: float, compression: float | None = None,
-              speech_seconds: float | None = None, speech_span: float | None = None) -> Verdict:
+              speech_seconds: float | None = None, speech_span: float | None = None, count: bool = True) -> Verdict:
         """Judge one hypothesis: a final when ``speech_seconds`` (what the VAD measured) is given, else a partial.
+        ``count=False`` leaves ``rejected`` alone (a tentative look, such as an early final's).
 
         ``speech_span`` (s from the first to the last speech window) bounds how much text the audio can hold; the
         seconds of windows above the threshold undercount quiet, slow speech (measured: "and that should be all"
         said softly had 0.6 s of such windows in a 1.5-s span). A partial's span is its audio.
         """
         c = self.config
+        self._counting = count
         final = speech_seconds is not None
         raw = text
         text = strip_annotations(text)

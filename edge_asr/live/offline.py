@@ -12,7 +12,7 @@ from pathlib import Path
 from ..engine.base import Transcriber
 from ..errors import EdgeAsrError
 from ..options import TranscribeOptions
-from .events import Error, Event, Final
+from .events import Error, Event, Final, settle
 from .pipeline import LiveOptions, LivePipeline
 from .sources import FileSource
 
@@ -21,7 +21,8 @@ RUN_TIMEOUT = 3600.0  # s one file may take through the pipeline before it count
 
 def live_finals(transcriber: Transcriber, path: str | Path, options: LiveOptions | None = None,
                 transcribe_options: TranscribeOptions | None = None, timeout: float = RUN_TIMEOUT) -> list[Final]:
-    """The finals the live pipeline publishes for ``path`` (no partials: they never change a final)."""
+    """The finals the live pipeline leaves for ``path`` (amended early finals settled; no partials: they never
+    change a final)."""
     events: list[Event] = []
     opts = options or LiveOptions(partials=False)
     pipeline = LivePipeline(transcriber, FileSource(str(path), realtime=False), opts, transcribe_options)
@@ -34,7 +35,7 @@ def live_finals(transcriber: Transcriber, path: str | Path, options: LiveOptions
     fatal = [e for e in events if isinstance(e, Error) and e.fatal]
     if fatal:
         raise EdgeAsrError(f"{path}: {fatal[0].message}")
-    return [e for e in events if isinstance(e, Final)]
+    return settle(e for e in events if isinstance(e, Final))
 
 
 def finals_text(finals: Iterable[Final]) -> str:

@@ -44,6 +44,7 @@ class LiveOptions:
     partial_interval: float = 0.5  # s of speech between partial decodes
     partials: bool = True  # publish partial hypotheses at all
     speculative_final: bool = True  # start the final decode when the pause begins (see streaming.py)
+    early_finals: bool = True  # publish it then if it ends a sentence; amend it if speech resumes (streaming.py)
     vad_threshold: float = 0.5  # Silero P(speech) that starts speech
     vad_release: float | None = None  # P(speech) under which it is silence (None: threshold - 0.15)
     energy_gate_dbfs: float = -50.0  # quieter windows skip the VAD model entirely
@@ -134,7 +135,7 @@ class LivePipeline:
         self._decoder = StreamingDecoder(self.transcriber, self._publish, transcribe_options=self.transcribe_options,
                                          partial_interval=o.partial_interval, partials=o.partials,
                                          speculative=o.speculative_final, guard=self.guard,
-                                         synchronous=not self.source.realtime)
+                                         synchronous=not self.source.realtime, early_finals=o.early_finals)
         self._started = True
         self._worker = threading.Thread(target=self._work, name="edge-asr-live", daemon=True)
         self._worker.start()
@@ -241,7 +242,7 @@ class LivePipeline:
                     for ev in seg.feed(x):
                         dec.on_event(ev, item.arrival, seg.current)
                     if seg.in_speech:
-                        dec.maybe_partial(seg.position, seg.current, seg.paused)
+                        dec.maybe_partial(seg.position, seg.current, seg.paused, seg.silent)
             elif isinstance(item, SourceLost):
                 # Everything captured before the fault was read before this marker: finalise it now.
                 for ev in seg.flush("device lost"):

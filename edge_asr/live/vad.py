@@ -124,6 +124,7 @@ class Pause:
     """Silence has lasted post_roll: unless speech resumes, the final audio is what the segmenter holds now."""
 
     end: float  # s, the end the utterance will have
+    utterance: Utterance | None = None  # what the utterance would be if it ended now (its audio and VAD figures)
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,11 @@ class Segmenter:
     @property
     def paused(self) -> bool:
         return self._cur is not None and self._cur.paused
+
+    @property
+    def silent(self) -> bool:
+        """In an utterance whose speech has stopped for now (a pause may be starting)."""
+        return self._cur is not None and self._cur.silence_from is not None
 
     @property
     def position(self) -> float:
@@ -274,7 +280,8 @@ class Segmenter:
                 return
             if silent >= self._post and not cur.paused:
                 cur.paused = True
-                events.append(Pause((cur.silence_from + self._post) * WINDOW_DURATION))
+                end = cur.silence_from + self._post
+                events.append(Pause(end * WINDOW_DURATION, self._utterance(cur, end, "pause")))
         if idx + 1 - cur.first >= self._cap:
             self._split_at_quietest(events)
 
@@ -317,17 +324,7 @@ class Segmenter:
         assert cur is not None
         end = max(cur.speech_first + 1, min(end, cur.first + len(cur.probs)))
         k = end - cur.first
-        probs = cur.probs[:k]
-        speech_windows = [i for i, p in enumerate(probs) if p >= self.config.threshold]
-        last_speech = cur.first + (speech_windows[-1] + 1 if speech_windows else k)
-        utt = Utterance(
-            audio=cur.buf[: k * VAD_WINDOW].copy(),
-            start=cur.first * WINDOW_DURATION,
-            speech_start=cur.speech_first * WINDOW_DURATION,
-            speech_end=min(last_speech, end) * WINDOW_DURATION,
-            speech_seconds=len(speech_windows) * WINDOW_DURATION,
-            reason=reason,
-        )
+        utt = self._utterance(cur, end, reason)
         rest = [(cur.buf[i * VAD_WINDOW : (i + 1) * VAD_WINDOW].copy(), cur.probs[i], cur.levels[i])
                 for i in range(k, len(cur.probs))]
         if restart and rest:
@@ -342,6 +339,21 @@ class Segmenter:
             self._history.clear()
             self._history.extend(rest)
         return utt
+
+    def _utterance(self, cur: _Current, end: int, reason: str) -> Utterance:
+        """The utterance ``cur`` makes when it ends at window index ``end`` (exclusive)."""
+        end = max(cur.speech_first + 1, min(end, cur.first + len(cur.probs)))
+        k = end - cur.first
+        speech_windows = [i for i, p in enumerate(cur.probs[:k]) if p >= self.config.threshold]
+        last_speech = cur.first + (speech_windows[-1] + 1 if speech_windows else k)
+        return Utterance(
+            audio=cur.buf[: k * VAD_WINDOW].copy(),
+            start=cur.first * WINDOW_DURATION,
+            speech_start=cur.speech_first * WINDOW_DURATION,
+            speech_end=min(last_speech, end) * WINDOW_DURATION,
+            speech_seconds=len(speech_windows) * WINDOW_DURATION,
+            reason=reason,
+        )
 
     def _split_at_quietest(self, events: list[SegmenterEvent]) -> None:
         cur = self._cur

@@ -37,7 +37,10 @@ def run_pipeline(transcriber: Any, source: Any, options: Any = None, timeout: fl
 
 
 def finals(events: list[Event]) -> list[Final]:
-    return [e for e in events if isinstance(e, Final)]
+    """The finals a reader keeps: early finals that a later one replaces are left out (events.settle)."""
+    from edge_asr.live.events import settle
+
+    return settle(e for e in events if isinstance(e, Final))
 
 
 def partials(events: list[Event]) -> list[Partial]:

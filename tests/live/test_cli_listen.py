@@ -111,3 +111,26 @@ def test_realtime_needs_a_file() -> None:
 def _test_cache(monkeypatch) -> None:
     # Subprocesses use the session's model cache (tests/conftest.py sets it in os.environ).
     monkeypatch.setenv("EDGE_ASR_CACHE_DIR", os.environ["EDGE_ASR_CACHE_DIR"])
+
+
+def test_terminal_overwrites_an_early_final_that_was_amended(monkeypatch) -> None:
+    import io
+
+    from edge_asr.cli.listen import TerminalView
+    from edge_asr.live.events import Final, Partial
+    from edge_asr.results import Segment
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("TERM", "xterm")
+    out = Tty()
+    view = TerminalView(out, quiet=False)
+    seg = lambda i, e, t: Segment(i, 1.0, e, t, (), -0.1, 1.0, 0.0)  # noqa: E731
+    view(Final(seg(0, 2.0, " Ask not.")))
+    view(Partial("ask not what your", "ask not", 0.5, 3.0))
+    view(Final(seg(1, 4.0, " Ask not what your country can do for you."), replaces=0))
+    text = out.getvalue()
+    up = text.index("\x1b[1A")  # back to the early final's line, cleared, then the amended one
+    assert text.index("Ask not.") < up < text.index("Ask not what your country can do for you.")

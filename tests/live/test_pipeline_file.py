@@ -45,6 +45,7 @@ def test_partials_firm_up_before_each_final(transcriber, en_dev, name) -> None:
     assert fs and wer([row["reference_text"]], [text_of(events)]) < 0.2
     utterance: list[Partial] = []
     prev_end = 0.0
+    end_before: dict[int, float] = {}  # final id -> prev_end before it (an amending final starts where it did)
     for ev in events:
         if isinstance(ev, Partial) and not ev.text:  # the utterance ended without a final (the guard dropped it)
             assert utterance and ev.start == utterance[-1].start
@@ -58,6 +59,9 @@ def test_partials_firm_up_before_each_final(transcriber, en_dev, name) -> None:
             utterance.append(ev)
         elif isinstance(ev, Final):
             seg = ev.segment
+            if ev.replaces is not None:
+                prev_end = end_before[ev.replaces]
+            end_before[seg.id] = prev_end
             assert prev_end <= seg.start <= seg.end, "final timestamps run forward"
             if seg.end - seg.start > 2.0:
                 assert utterance, f"no partial before the final {seg.text!r}"

@@ -1,0 +1,195 @@
+"""whisper.cpp as a peer in `edge-asr bench --vs whisper.cpp=CLI,MODEL`, and a converter that writes our Whisper
+weights as the ggml file whisper.cpp loads, so both run the very same weights.
+
+    python -m edge_asr.whispercpp tiny.en ggml-tiny.en.bin          # f16, as whisper.cpp's own converters write
+    whisper.cpp/build/bin/whisper-quantize ggml-tiny.en.bin ggml-tiny.en-q8_0.bin q8_0   # optional, theirs
+
+The ggml layout (whisper.cpp's models/convert-*.py document it): the magic, eleven int32 hyper-parameters (n_vocab,
+audio ctx/state/head/layer, text ctx/state/head/layer, n_mels, ftype), the mel filterbank (rows, columns, float32
+values), the text tokens (count, then each one's length and bytes), then each tensor under its OpenAI name: rank,
+name length, type (0 float32, 1 float16), dims innermost first, the name, the data. Matrices are float16; vectors,
+conv biases (as [n, 1]) and positional embeddings stay float32, which is what whisper.cpp expects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from .constants import SAMPLE_RATE
+from .errors import ConfigError
+from .weights import ModelDims
+
+GGML_MAGIC = 0x67676D6C  # "ggml"
+FTYPE_F32, FTYPE_F16 = 0, 1
+F32_TENSORS = ("encoder.conv1.bias", "encoder.conv2.bias", "encoder.positional_embedding",
+               "decoder.positional_embedding")
+HWM_POLL = 0.02  # s between reads of the peer's peak RSS
+_TIMING = re.compile(r"whisper_print_timings:\s+(load|total) time =\s+([\d.]+) ms")
+
+
+def _pack(f: BinaryIO, *ints: int) -> None:
+    f.write(struct.pack(f"<{len(ints)}i", *ints))
+
+
+def write_ggml(out: Path, d: ModelDims, tensors: dict[str, np.ndarray], tokens: Sequence[bytes],
+               filters: np.ndarray, f16: bool = True) -> None:
+    with out.open("wb") as f:
+        _pack(f, GGML_MAGIC)
+        _pack(f, d.n_vocab, d.n_audio_ctx, d.n_audio_state, d.n_audio_head, d.n_audio_layer,
+              d.n_text_ctx, d.n_text_state, d.n_text_head, d.n_text_layer, d.n_mels, FTYPE_F16 if f16 else FTYPE_F32)
+        _pack(f, *filters.shape)
+        f.write(np.ascontiguousarray(filters, dtype="<f4").tobytes())
+        _pack(f, len(tokens))
+        for t in tokens:
+            _pack(f, len(t))
+            f.write(t)
+        for name, value in tensors.items():
+            data = np.asarray(value)
+            if name in ("encoder.conv1.bias", "encoder.conv2.bias"):
+                data = data.reshape(-1, 1)
+            half = f16 and data.ndim >= 2 and name not in F32_TENSORS
+            data = np.ascontiguousarray(data, dtype="<f2" if half else "<f4")
+            key = name.encode()
+            _pack(f, data.ndim, len(key), FTYPE_F16 if half else FTYPE_F32)
+            _pack(f, *reversed(data.shape))
+            f.write(key)
+            f.write(data.tobytes())
+
+
+def convert(model: str, out: Path, f16: bool = True) -> Path:
+    """Write the ggml file of a registered model name or checkpoint path (what `edge-asr models` builds from)."""
+    from .export.registry import resolve
+    from .features import mel_filters
+    from .token_table import token_bytes
+    from .tokenizer import TEXT_VOCAB
+    from .weights import expected_shapes
+    from .weights.loader import load_weights
+
+    src = resolve(model)
+    if src.path is None:
+        raise ConfigError(f"model {src.name!r} is not installed here. {src.install_hint}")
+    w = load_weights(src.path)
+    tokenizer = src.tokenizer or w.tokenizer_file
+    if tokenizer is None:
+        raise ConfigError(f"{src.path}: no tokenizer beside the weights")
+    n_text = TEXT_VOCAB - 1 + int(w.dims.is_multilingual)  # the text tokens, below <|endoftext|>
+    names = list(expected_shapes(w.dims))
+    write_ggml(out, w.dims, {n: w.tensors[n] for n in names}, token_bytes(Path(tokenizer), n_text),
+               mel_filters(w.dims.n_mels), f16)
+    return out
+
+
+# -- the peer in `edge-asr bench` ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WhisperCpp:
+    cli: Path
+    model: Path
+    threads: int
+
+    @classmethod
+    def parse(cls, spec: str, threads: int) -> WhisperCpp:
+        """From ``CLI,MODEL`` (the value after ``whisper.cpp=``)."""
+        cli, sep, model = spec.partition(",")
+        if not sep or not cli or not model:
+            raise ConfigError("--vs whisper.cpp needs the CLI and a ggml model: --vs whisper.cpp=PATH_TO_CLI,MODEL")
+        peer = cls(Path(cli).expanduser(), Path(model).expanduser(), threads)
+        if not os.access(peer.cli, os.X_OK):
+            raise ConfigError(f"{peer.cli} is not an executable whisper.cpp CLI (whisper-cli)")
+        if not peer.model.is_file():
+            raise ConfigError(f"{peer.model} is not a file (write one with: python -m edge_asr.whispercpp MODEL OUT)")
+        return peer
+
+    @property
+    def name(self) -> str:
+        return f"whisper.cpp ({self.model.name})"
+
+    def run(self, wavs: Sequence[Path]) -> tuple[list[str], float, float, float, float]:
+        """One process over all ``wavs``: (texts, wall s, its own load s, its total s, peak RSS MiB)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            outs = [Path(tmp) / f"{i}" for i in range(len(wavs))]
+            cmd = [str(self.cli), "-m", str(self.model), "-t", str(self.threads), "-l", "en", "-nt", "-bs", "1",
+                   "-bo", "1"]
+            for wav, out in zip(wavs, outs, strict=True):
+                cmd += ["-f", str(wav), "-otxt", "-of", str(out)]
+            started = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            peak = _watch_peak(proc.pid)
+            _, err = proc.communicate()
+            wall = time.perf_counter() - started
+            peak_mib = peak()
+            if proc.returncode != 0:
+                raise RuntimeError(f"whisper.cpp exited with {proc.returncode}: {err.strip()[-400:]}")
+            times = {k: float(v) / 1000 for k, v in _TIMING.findall(err)}
+            texts = [" ".join(o.with_suffix(".txt").read_text(encoding="utf-8").split()) for o in outs]
+        return texts, wall, times.get("load", float("nan")), times.get("total", float("nan")), peak_mib
+
+
+def _watch_peak(pid: int) -> Callable[[], float]:
+    """Poll a child's VmHWM (its own peak; ru_maxrss of a child would count our pages shared before exec)."""
+    peak = [0]
+    stop = threading.Event()
+
+    def poll() -> None:
+        path = f"/proc/{pid}/status"
+        while not stop.is_set():
+            try:
+                with open(path) as f:
+                    kb = next((int(line.split()[1]) for line in f if line.startswith("VmHWM:")), 0)
+                peak[0] = max(peak[0], kb)
+            except (OSError, ValueError):
+                return
+            stop.wait(HWM_POLL)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+
+    def result() -> float:
+        stop.set()
+        thread.join()
+        return peak[0] / 1024 if peak[0] else float("nan")
+
+    return result
+
+
+def wav_copies(paths: Sequence[Path], directory: Path) -> list[Path]:
+    """16-kHz mono WAV copies of the clips, so whisper.cpp reads each clip as we decode it (its own readers take
+    fewer formats and resample differently)."""
+    import soundfile as sf
+
+    from .audio import decode_audio
+
+    out = []
+    for i, p in enumerate(paths):
+        target = directory / f"{i:03d}-{Path(p).stem}.wav"
+        sf.write(target, decode_audio(p), SAMPLE_RATE, subtype="PCM_16")
+        out.append(target)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m edge_asr.whispercpp", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="registered model name (tiny.en) or checkpoint path")
+    p.add_argument("out", type=Path, help="the ggml .bin to write")
+    p.add_argument("--f32", action="store_true", help="write float32 matrices instead of float16")
+    a = p.parse_args(argv)
+    path = convert(a.model, a.out, f16=not a.f32)
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
