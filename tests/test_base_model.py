@@ -156,7 +156,8 @@ def test_joined_checksum_and_missing_part_in_the_reader(tmp_path: Path) -> None:
 def test_importers_agree_on_base(base_folder: Path, tmp_path: Path) -> None:
     from edge_asr.weights.hf import load_hf_folder, save_hf_folder
     from edge_asr.weights.loader import load_weights
-    from edge_asr.weights.openai_pt import load_openai_pt, save_openai_pt
+    from edge_asr.weights.openai_pt import load_openai_pt
+    from tests.fixtures.pt_writer import save_openai_pt
 
     ct2 = load_weights(base_folder)
     want = ct2.fingerprint()

@@ -82,7 +82,7 @@ def test_three_formats_give_identical_models_and_transcripts(tmp_path: Path, ct2
     from edge_asr.options import EngineOptions
     from edge_asr.weights.ct2 import load_ct2
     from edge_asr.weights.hf import save_hf_folder
-    from edge_asr.weights.openai_pt import save_openai_pt
+    from tests.fixtures.pt_writer import save_openai_pt
 
     weights = load_ct2(ct2_dir)
     pt_dir = tmp_path / "openai"

@@ -108,7 +108,7 @@ def test_models_commands(tmp_path: Path) -> None:
 def test_import_then_use_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from edge_asr.export.registry import resolve
     from edge_asr.weights.ct2 import load_ct2
-    from edge_asr.weights.openai_pt import save_openai_pt
+    from tests.fixtures.pt_writer import save_openai_pt
 
     src = resolve("tiny.en").path
     assert src is not None

@@ -1,4 +1,8 @@
-"""OpenAI *.pt and Hugging Face importers against the real tiny.en weights (via the CTranslate2 import)."""
+"""OpenAI *.pt and Hugging Face importers against the real tiny.en weights (via the CTranslate2 import).
+
+The .pt files here come from the tests' writer (tests/fixtures/pt_writer.py); test_torch_made_pt.py checks the
+importer on files real torch made.
+"""
 
 from __future__ import annotations
 
@@ -19,24 +23,14 @@ from edge_asr.weights import ModelDims, WhisperWeights, default_alignment_heads,
 from edge_asr.weights.ct2 import load_ct2
 from edge_asr.weights.hf import hf_name, load_hf_folder, save_hf_folder
 from edge_asr.weights.loader import detect_format, load_weights
-from edge_asr.weights.openai_pt import (
-    _PickleWriter,
-    _TensorRef,
-    _write_torch_zip,
+from edge_asr.weights.openai_pt import load_openai_pt, parse_alignment_heads, read_torch_file
+from tests.fixtures.pt_writer import (
+    PickleWriter,
+    TensorRef,
     encode_alignment_heads,
-    load_openai_pt,
-    parse_alignment_heads,
-    read_torch_file,
     save_openai_pt,
+    write_torch_zip,
 )
-
-try:
-    import torch
-except ImportError:  # torch is not a dependency; its cross-checks run where it happens to be installed
-    torch = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed (optional cross-check)")
-
 
 # ------------------------------------------------------------------------------------------------- fixtures
 
@@ -101,15 +95,15 @@ def assert_same_weights(got: WhisperWeights, want: WhisperWeights) -> None:
 
 def torch_zip(path: Path, obj: Any, blobs: dict[str, bytes]) -> Path:
     """A torch-layout zip with a hand-made data.pkl (for corrupt and hostile checkpoints)."""
-    records = [("data.pkl", _PickleWriter().dump(obj)), ("byteorder", b"little")]
+    records = [("data.pkl", PickleWriter().dump(obj)), ("byteorder", b"little")]
     records += [(f"data/{k}", v) for k, v in blobs.items()]
     records.append(("version", b"3\n"))
-    _write_torch_zip(path, records, archive="archive")
+    write_torch_zip(path, records, archive="archive")
     return path
 
 
 def zip_with_pickle(path: Path, data_pkl: bytes) -> Path:
-    _write_torch_zip(path, [("data.pkl", data_pkl), ("byteorder", b"little"), ("version", b"3\n")], "archive")
+    write_torch_zip(path, [("data.pkl", data_pkl), ("byteorder", b"little"), ("version", b"3\n")], "archive")
     return path
 
 
@@ -242,14 +236,14 @@ def test_other_globals_are_refused(tmp_path: Path) -> None:
 
 
 def test_tensor_outside_its_storage_is_refused(tmp_path: Path) -> None:
-    ref = _TensorRef("FloatStorage", "0", 4, 0, (2, 2), (3, 1))  # reads elements 0, 1, 3, 4 of 4
+    ref = TensorRef("FloatStorage", "0", 4, 0, (2, 2), (3, 1))  # reads elements 0, 1, 3, 4 of 4
     path = torch_zip(tmp_path / "m.pt", {"t": ref}, {"0": np.zeros(4, "<f4").tobytes()})
     with pytest.raises(ModelError, match="reaches element 4 of storage 0"):
         read_torch_file(path)
 
 
 def test_broadcast_tensor_is_refused(tmp_path: Path) -> None:
-    ref = _TensorRef("FloatStorage", "0", 1, 0, (10**9, 10**9), (0, 0))  # would be a 4-exabyte copy
+    ref = TensorRef("FloatStorage", "0", 1, 0, (10**9, 10**9), (0, 0))  # would be a 4-exabyte copy
     path = torch_zip(tmp_path / "m.pt", {"t": ref}, {"0": np.zeros(1, "<f4").tobytes()})
     with pytest.raises(ModelError, match="more elements than its storage"):
         read_torch_file(path)
@@ -258,8 +252,8 @@ def test_broadcast_tensor_is_refused(tmp_path: Path) -> None:
 def test_strided_tensors_and_shared_storage(tmp_path: Path) -> None:
     data = np.arange(12, dtype="<f4")
     refs = {
-        "t": _TensorRef("FloatStorage", "0", 12, 0, (4, 3), (1, 4)),  # a transpose
-        "u": _TensorRef("FloatStorage", "0", 12, 2, (2,), (5,)),
+        "t": TensorRef("FloatStorage", "0", 12, 0, (4, 3), (1, 4)),  # a transpose
+        "u": TensorRef("FloatStorage", "0", 12, 2, (2,), (5,)),
     }
     got = read_torch_file(torch_zip(tmp_path / "m.pt", OrderedDict(refs), {"0": data.tobytes()}))
     assert np.array_equal(got["t"], data.reshape(3, 4).T)
@@ -278,11 +272,11 @@ def test_truncated_and_damaged_pt(tmp_path: Path) -> None:
     with zipfile.ZipFile(good) as zf:
         records = [(i.filename.split("/", 1)[1], zf.read(i.filename)) for i in zf.infolist()]
     short = [(n, d[:-2] if n == "data/3" else d) for n, d in records]
-    _write_torch_zip(tmp_path / "short.pt", short, "short")
+    write_torch_zip(tmp_path / "short.pt", short, "short")
     with pytest.raises(ModelError, match=r"storage 3 is truncated"):
         load_openai_pt(tmp_path / "short.pt")
     missing = [(n, d) for n, d in records if n != "data/5"]
-    _write_torch_zip(tmp_path / "missing.pt", missing, "missing")
+    write_torch_zip(tmp_path / "missing.pt", missing, "missing")
     with pytest.raises(ModelError, match=r"storage 5 is referenced but missing"):
         load_openai_pt(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"hello")
@@ -387,7 +381,7 @@ def test_hf_pytorch_model_bin(tmp_path: Path) -> None:
     refs, blobs = OrderedDict(), {}
     for i, (n, a) in enumerate(w.tensors.items()):
         stride = tuple(int(s) // 4 for s in a.strides)
-        refs[hf_name(n)] = _TensorRef("FloatStorage", str(i), a.size, 0, a.shape, stride)
+        refs[hf_name(n)] = TensorRef("FloatStorage", str(i), a.size, 0, a.shape, stride)
         blobs[str(i)] = a.astype("<f4").tobytes()
     torch_zip(folder / "pytorch_model.bin", refs, blobs)
     assert_same_weights(load_weights(folder), w)
@@ -461,40 +455,3 @@ def test_load_weights_rejects_unknown_layouts(tmp_path: Path) -> None:
         load_weights(tmp_path / "other.pt")
     with pytest.raises(ModelError, match="no such file or folder"):
         load_weights(tmp_path / "absent")
-
-
-# ---------------------------------------------------------------------------------- cross-checks with torch
-
-
-@needs_torch
-def test_torch_reads_our_pt(pt_path: Path, ct2_weights: WhisperWeights) -> None:
-    assert torch is not None
-    for mmap in (False, True):
-        ckpt = torch.load(pt_path, weights_only=True, mmap=mmap)
-        assert ckpt["dims"] == ct2_weights.dims.to_dict()
-        state = ckpt["model_state_dict"]
-        assert set(state) == set(ct2_weights.tensors)
-        for name, arr in ct2_weights.tensors.items():
-            assert state[name].dtype == torch.float16
-            assert np.array_equal(state[name].float().numpy(), arr), name
-
-
-@needs_torch
-@pytest.mark.parametrize("new_format", [True, False])
-@pytest.mark.parametrize("torch_dtype", ["float16", "float32", "bfloat16"])
-def test_we_read_real_torch_save(
-    tmp_path: Path, ct2_weights: WhisperWeights, new_format: bool, torch_dtype: str
-) -> None:
-    assert torch is not None
-    dt = getattr(torch, torch_dtype)
-    state = {name: torch.from_numpy(arr).to(dt) for name, arr in ct2_weights.tensors.items()}
-    state["decoder.blocks.0.attn.query.weight"] = state["decoder.blocks.0.attn.query.weight"].t().contiguous().t()
-    path = tmp_path / "real.pt"
-    ckpt = {"dims": ct2_weights.dims.to_dict(), "model_state_dict": state}
-    torch.save(ckpt, path, _use_new_zipfile_serialization=new_format)
-    got = load_openai_pt(path)
-    assert got.alignment_heads == default_alignment_heads(ct2_weights.dims)  # real .pt files carry none
-    for name, t in state.items():
-        assert np.array_equal(got.tensors[name], t.float().numpy()), name
-    if torch_dtype != "bfloat16":
-        assert got.fingerprint() == ct2_weights.fingerprint()

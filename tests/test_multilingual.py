@@ -31,7 +31,7 @@ DIMS = ModelDims(
 
 @pytest.fixture(scope="module")
 def multilingual_model(tmp_path_factory, shared) -> Path:
-    from edge_asr.weights.openai_pt import save_openai_pt
+    from tests.fixtures.pt_writer import save_openai_pt
 
     rng = np.random.default_rng(0)
     tensors = {}

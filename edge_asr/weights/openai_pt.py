@@ -1,4 +1,4 @@
-"""Reader and writer for OpenAI Whisper ``*.pt`` checkpoints, without PyTorch.
+"""Reader for OpenAI Whisper ``*.pt`` checkpoints, without PyTorch.
 
 An OpenAI checkpoint is ``torch.save({"dims": {...}, "model_state_dict": {...}})``. Since torch 1.6 that is a
 zip (stored, not deflated) whose entries share one top folder, by default the file's stem:
@@ -12,27 +12,24 @@ info, then the object graph (persistent ids carry a sixth field, a view), a pick
 key an int64 element count followed by the raw data. Both are read here.
 
 Pickles can run arbitrary code, so ``data.pkl`` goes through an unpickler that resolves only the handful of
-names a checkpoint needs and refuses every other global with :class:`ModelError`. The writer emits pickle
-opcodes itself: the standard pickler will not name a global (``torch._utils._rebuild_tensor_v2``) that it cannot
-import, and torch is not a dependency.
+names a checkpoint needs and refuses every other global with :class:`ModelError`. (The tests' checkpoint writer
+is ``tests/fixtures/pt_writer.py``; ``tests/fixtures/torch_made/`` holds files made by real torch.)
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
-import hashlib
 import io
 import logging
 import math
-import os
 import pickle
 import struct
 import tarfile
 import zipfile
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +43,6 @@ log = logging.getLogger(__name__)
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
-_ALIGNMENT = 64  # torch aligns every record's data to 64 bytes (so that torch.load(mmap=True) works)
 
 
 @dataclass(frozen=True)
@@ -383,14 +379,6 @@ def read_torch_file(path: Path | str) -> Any:
 # ---------------------------------------------------------------------------------------------------- alignment
 
 
-def encode_alignment_heads(heads: Iterable[tuple[int, int]], dims: ModelDims) -> str:
-    """openai-whisper's ``_ALIGNMENT_HEADS`` encoding: base85 of a gzipped (n_text_layer, n_text_head) bool array."""
-    mask = np.zeros((dims.n_text_layer, dims.n_text_head), dtype=bool)
-    for layer, head in heads:
-        mask[layer, head] = True
-    return base64.b85encode(gzip.compress(mask.tobytes(), mtime=0)).decode("ascii")
-
-
 def parse_alignment_heads(value: Any, dims: ModelDims, source: str = "checkpoint") -> tuple[tuple[int, int], ...]:
     """Alignment heads from a base85+gzip string, a (layers, heads) bool mask or a list of (layer, head) pairs."""
     try:
@@ -467,223 +455,3 @@ def load_openai_pt(path: Path | str, tokenizer_file: Path | str | None = None) -
     weights.validate()
     log.debug("imported OpenAI checkpoint %s: %s", path, dims)
     return weights
-
-
-# ------------------------------------------------------------------------------------------------------- writer
-
-
-@dataclass(frozen=True)
-class _Global:
-    module: str
-    name: str
-
-
-@dataclass(frozen=True)
-class _TensorRef:
-    """A tensor as ``data.pkl`` names it: storage type, storage key and element count, offset, size, stride."""
-
-    storage_type: str
-    key: str
-    numel: int
-    offset: int
-    size: tuple[int, ...]
-    stride: tuple[int, ...]
-    legacy: bool = False  # legacy persistent ids carry a sixth field (a view, None)
-
-
-class _PickleWriter:
-    """Emits protocol-2 pickle opcodes for dicts, lists, tuples, scalars, strings and tensor references."""
-
-    def __init__(self) -> None:
-        self.out = io.BytesIO()
-        self._memo: dict[_Global, int] = {}
-
-    def dump(self, obj: Any) -> bytes:
-        self.out.write(b"\x80\x02")  # PROTO 2
-        self._save(obj)
-        self.out.write(b".")  # STOP
-        return self.out.getvalue()
-
-    def _global(self, g: _Global) -> None:
-        w = self.out.write
-        if g in self._memo:
-            idx = self._memo[g]
-            w(b"h" + bytes([idx]) if idx < 256 else b"j" + struct.pack("<I", idx))  # BINGET / LONG_BINGET
-            return
-        w(b"c" + f"{g.module}\n{g.name}\n".encode("ascii"))  # GLOBAL
-        idx = self._memo[g] = len(self._memo)
-        w(b"q" + bytes([idx]) if idx < 256 else b"r" + struct.pack("<I", idx))  # BINPUT / LONG_BINPUT
-
-    def _save(self, obj: Any) -> None:
-        w = self.out.write
-        if obj is None:
-            w(b"N")
-        elif obj is True or obj is False:
-            w(b"\x88" if obj else b"\x89")
-        elif isinstance(obj, (int, np.integer)):
-            v = int(obj)
-            if 0 <= v < 256:
-                w(b"K" + bytes([v]))
-            elif 0 <= v < 65536:
-                w(b"M" + struct.pack("<H", v))
-            elif -(2**31) <= v < 2**31:
-                w(b"J" + struct.pack("<i", v))
-            else:
-                data = v.to_bytes((v.bit_length() + 8) // 8, "little", signed=True)
-                w(b"\x8a" + bytes([len(data)]) + data)  # LONG1
-        elif isinstance(obj, (float, np.floating)):
-            w(b"G" + struct.pack(">d", float(obj)))
-        elif isinstance(obj, str):
-            data = obj.encode("utf-8")
-            w(b"X" + struct.pack("<I", len(data)) + data)
-        elif isinstance(obj, _TensorRef):
-            self._tensor(obj)
-        elif isinstance(obj, tuple):
-            if not obj:
-                w(b")")
-                return
-            if len(obj) > 3:
-                w(b"(")
-            for v in obj:
-                self._save(v)
-            w(b"t" if len(obj) > 3 else b"\x85\x86\x87"[len(obj) - 1 : len(obj)])
-        elif isinstance(obj, list):
-            w(b"](")
-            for v in obj:
-                self._save(v)
-            w(b"e")  # APPENDS
-        elif isinstance(obj, Mapping):
-            if isinstance(obj, OrderedDict):
-                self._global(_Global("collections", "OrderedDict"))
-                w(b")R")  # EMPTY_TUPLE REDUCE
-            else:
-                w(b"}")
-            if obj:
-                w(b"(")
-                for k, v in obj.items():
-                    self._save(k)
-                    self._save(v)
-                w(b"u")  # SETITEMS
-        else:
-            raise TypeError(f"cannot write {type(obj).__name__} into a checkpoint pickle")
-
-    def _tensor(self, t: _TensorRef) -> None:
-        w = self.out.write
-        self._global(_Global("torch._utils", "_rebuild_tensor_v2"))
-        w(b"(")  # MARK for the argument tuple
-        w(b"(")  # MARK for the persistent id
-        self._save("storage")
-        self._global(_Global("torch", t.storage_type))
-        self._save(t.key)
-        self._save("cpu")
-        self._save(t.numel)
-        if t.legacy:
-            self._save(None)
-        w(b"tQ")  # TUPLE BINPERSID
-        self._save(t.offset)
-        self._save(t.size)
-        self._save(t.stride)
-        self._save(False)
-        self._save(OrderedDict())
-        w(b"tR")  # TUPLE REDUCE
-
-
-def _contiguous_stride(shape: tuple[int, ...]) -> tuple[int, ...]:
-    stride, acc = [], 1
-    for n in reversed(shape):
-        stride.append(acc)
-        acc *= max(n, 1)
-    return tuple(reversed(stride))
-
-
-def _to_bfloat16_bits(arr: np.ndarray) -> np.ndarray:
-    """float32 -> bfloat16 bit patterns (uint16), rounding to nearest even."""
-    bits = np.ascontiguousarray(arr, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
-    nan = np.isnan(arr)
-    out = rounded.astype(np.uint16)
-    out[nan] = 0x7FC0
-    return out
-
-
-_SAVE_DTYPES = {
-    "float16": ("HalfStorage", "<f2"),
-    "float32": ("FloatStorage", "<f4"),
-    "bfloat16": ("BFloat16Storage", ""),
-}
-
-
-def _storage_bytes(arr: np.ndarray, dtype: str) -> bytes:
-    """A tensor's raw little-endian bytes as a ``float16``/``float32``/``bfloat16`` storage."""
-    if dtype == "bfloat16":
-        return _to_bfloat16_bits(arr).astype("<u2").tobytes()
-    return np.ascontiguousarray(arr, dtype=_SAVE_DTYPES[dtype][1]).tobytes()
-
-
-def _dtype_name(dtype: Any) -> str:
-    name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
-    if name not in _SAVE_DTYPES:
-        raise ModelError(f"cannot save weights as {name}: choose float16, float32 or bfloat16")
-    return name
-
-
-def _write_torch_zip(path: Path, records: list[tuple[str, bytes]], archive: str) -> None:
-    """Write ``records`` as torch does: stored entries under ``archive/``, each one's data 64-byte aligned."""
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        with tmp.open("wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
-            for name, data in records:
-                full = f"{archive}/{name}"
-                header = 30 + len(full.encode("utf-8")) + 4
-                pad = -(fh.tell() + header) % _ALIGNMENT
-                info = zipfile.ZipInfo(full, date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_STORED
-                info.extra = b"FB" + struct.pack("<H", pad) + b"Z" * pad  # torch's padding field
-                zf.writestr(info, data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ModelError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def save_openai_pt(
-    weights: WhisperWeights,
-    path: Path | str,
-    dtype: Any = np.float16,
-    *,
-    alignment_heads: bool = True,
-) -> Path:
-    """Write ``weights`` as an OpenAI Whisper checkpoint that ``torch.load`` (and :func:`load_openai_pt`) reads.
-
-    ``dtype`` is float16 (as OpenAI ships), float32 or "bfloat16". Tensors go in canonical order. With
-    ``alignment_heads`` the heads are stored base85+gzip-encoded, as openai-whisper's ``_ALIGNMENT_HEADS``.
-    """
-    path = Path(path)
-    name = _dtype_name(dtype)
-    storage_type = _SAVE_DTYPES[name][0]
-    order = [n for n in expected_shapes(weights.dims) if n in weights.tensors]
-    order += sorted(set(weights.tensors) - set(order))
-    state: OrderedDict[str, _TensorRef] = OrderedDict()
-    blobs: list[tuple[str, bytes]] = []
-    for i, tensor_name in enumerate(order):
-        arr = np.asarray(weights.tensors[tensor_name])
-        shape = tuple(int(n) for n in arr.shape)
-        state[tensor_name] = _TensorRef(storage_type, str(i), int(arr.size), 0, shape, _contiguous_stride(shape))
-        blobs.append((f"data/{i}", _storage_bytes(arr, name)))
-    ckpt: dict[str, Any] = {"dims": weights.dims.to_dict(), "model_state_dict": state}
-    if alignment_heads and weights.alignment_heads:
-        ckpt["alignment_heads"] = encode_alignment_heads(weights.alignment_heads, weights.dims)
-    pkl = _PickleWriter().dump(ckpt)
-    serialization_id = str(int(hashlib.sha256(pkl).hexdigest(), 16))[:40]  # torch's is random; ours is stable
-    records = [
-        ("data.pkl", pkl),
-        (".format_version", b"1"),
-        (".storage_alignment", str(_ALIGNMENT).encode()),
-        ("byteorder", b"little"),
-        *blobs,
-        ("version", b"3\n"),
-        (".data/serialization_id", serialization_id.encode()),
-    ]
-    _write_torch_zip(path, records, archive=path.stem or "archive")
-    log.debug("wrote OpenAI checkpoint %s (%s)", path, name)
-    return path
