@@ -65,7 +65,7 @@ def test_doctor_without_benchmark_prints_machine_runtimes_and_auto(transcriber) 
 
 
 def test_doctor_benchmarks_both_runtimes_and_auto_follows(tmp_path: Path, transcriber) -> None:
-    pytest.importorskip("ai_edge_litert")
+    pytest.importorskip("ai_edge_litert", reason="LiteRT is not installed (pip install 'edge-asr[litert]')")
     proc = _doctor("--seconds", "1", "--threads", "2", "--json", cache=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout)

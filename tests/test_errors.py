@@ -29,7 +29,7 @@ def test_a_missing_vad_is_a_missing_extra(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_missing_grpc_tools_is_a_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    grpc = pytest.importorskip("grpc")
+    grpc = pytest.importorskip("grpc", reason="the grpc extra (grpcio) is not installed")
     from edge_asr.daemon import grpc_server
     from edge_asr.errors import MissingExtraError
 

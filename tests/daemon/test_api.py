@@ -49,7 +49,7 @@ def test_uploads_transcribe_en_dev_with_the_cli_accuracy(shared_daemon, en_dev) 
 
 
 def test_openai_client_works_against_the_daemon(shared_daemon, jfk_path) -> None:
-    openai = pytest.importorskip("openai")
+    openai = pytest.importorskip("openai", reason="the OpenAI client (a test extra) is not installed")
     client = openai.OpenAI(base_url=f"{shared_daemon.url}/v1", api_key="unused-on-loopback", max_retries=0)
     with jfk_path.open("rb") as f:
         text = client.audio.transcriptions.create(model="whisper-1", file=f)

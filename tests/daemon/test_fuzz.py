@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-schemathesis = pytest.importorskip("schemathesis")
+schemathesis = pytest.importorskip("schemathesis", reason="schemathesis (a test extra) is not installed")
 from hypothesis import HealthCheck, settings  # noqa: E402  (after the importorskip)
 
 pytestmark = pytest.mark.timeout(300)

@@ -10,8 +10,8 @@ import pytest
 from edge_asr.audio import decode_audio
 from edge_asr.evaluate import wer
 
-grpc = pytest.importorskip("grpc")
-pytest.importorskip("grpc_tools")
+grpc = pytest.importorskip("grpc", reason="the grpc extra (grpcio) is not installed")
+pytest.importorskip("grpc_tools", reason="the grpc extra (grpcio-tools) is not installed")
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -81,7 +81,6 @@ def test_real_pipeline_on_a_file_mic_and_sigterm_flushes_the_utterance_in_flight
                                                                                  jfk_path) -> None:
     """The shared live pipeline, fed jfk.flac in real time as if it were the microphone. JFK pauses after
     "...can do for you"; SIGTERM right after that first final must still journal the second half."""
-    pytest.importorskip("edge_asr.live.pipeline")
     journal = tmp_path / "journal"
     d = start_daemon("--set", f"live.file={jfk_path}", live=True)
     d.wait_for("live: capturing from file:", 30)
@@ -115,8 +114,7 @@ def test_real_pipeline_on_a_file_mic_and_sigterm_flushes_the_utterance_in_flight
 def test_no_microphone_is_not_fatal(start_daemon, daemon_env, jfk_path) -> None:
     """The real pipeline with a microphone that is not there: the API serves, /readyz, /metrics and the log say
     so, and the daemon keeps retrying with a growing delay."""
-    pytest.importorskip("sounddevice")
-    pytest.importorskip("edge_asr.live.pipeline")
+    pytest.importorskip("sounddevice", reason="the live extra (sounddevice) is not installed")
     env = daemon_env(PULSE_SERVER="unix:/nonexistent/pulse/native")  # no sound server either
     d = start_daemon("--device", "no-such-microphone-3f9c", "--set", "live.retry_initial=0.5", live=True, env=env)
     d.wait_for(r"live: microphone unavailable \(.*\); retrying in 0\.5 s", 30)

@@ -65,7 +65,7 @@ def test_routing_daemon_honours_language_model_and_translates(routed, shared, jf
     r = _post(url, "translations", jfk_path, response_format="verbose_json")  # English stays English
     assert r.json()["task"] == "translate" and "your country" in r.json()["text"]
 
-    openai = pytest.importorskip("openai")
+    openai = pytest.importorskip("openai", reason="the OpenAI client (a test extra) is not installed")
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused-on-loopback", max_retries=0)
     spanish = shared("speech", "multilingual-dev", "es_test_es.wav")
     with spanish.open("rb") as f:

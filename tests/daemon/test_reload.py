@@ -61,7 +61,6 @@ def _gauge(metrics: str, name: str) -> float:
 
 
 def test_a_burst_of_sighups_leaves_one_live_pipeline(start_daemon, tmp_path, jfk_path) -> None:
-    pytest.importorskip("edge_asr.live.pipeline")
     session = _session(jfk_path, tmp_path / "session.wav")
     cfg = tmp_path / "config.toml"
 
@@ -105,7 +104,6 @@ def test_a_burst_of_sighups_leaves_one_live_pipeline(start_daemon, tmp_path, jfk
 
 def test_sigterm_during_a_burst_of_sighups_starts_no_pipeline_after_stopping(start_daemon, tmp_path,
                                                                              jfk_path) -> None:
-    pytest.importorskip("edge_asr.live.pipeline")
     session = _session(jfk_path, tmp_path / "session.wav")
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[live]\nfile = "{session}"\n')

@@ -121,7 +121,7 @@ def test_a_full_queue_answers_429_with_retry_after_and_loses_nothing(start_daemo
 
 
 def test_token_is_enforced_and_openai_client_sends_it(start_daemon, tmp_path, jfk_path) -> None:
-    openai = pytest.importorskip("openai")
+    openai = pytest.importorskip("openai", reason="the OpenAI client (a test extra) is not installed")
     token = tmp_path / "token"
     token.write_text("correct horse battery staple\n")
     d = start_daemon("--token-file", str(token))

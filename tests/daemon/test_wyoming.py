@@ -10,7 +10,7 @@ import pytest
 from edge_asr.audio import decode_audio
 from edge_asr.evaluate import wer
 
-wyoming = pytest.importorskip("wyoming")
+wyoming = pytest.importorskip("wyoming", reason="the wyoming extra is not installed")
 from wyoming.asr import Transcribe, Transcript  # noqa: E402
 from wyoming.audio import AudioChunk, AudioStart, AudioStop  # noqa: E402
 from wyoming.client import AsyncTcpClient  # noqa: E402

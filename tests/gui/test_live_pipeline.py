@@ -4,11 +4,8 @@ test_live_e2e.py). Partials appear, firm up into a final line; Stop mid-utteranc
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from edge_asr.gui.app import GuiOptions, create_window
 from edge_asr.gui.main_window import MainWindow
@@ -16,9 +13,6 @@ from edge_asr.gui.recording import RecState
 
 from .conftest import SMALL_SCREEN, settle, wait_model
 from .test_window import assert_fits, save, words
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("edge_asr.live.pipeline") is None,
-                                reason="the live pipeline (edge_asr/live/pipeline.py) has not landed")
 
 REPLAY_TIMEOUT_MS = 90_000  # ms: a clip of up to 10 s in real time plus decoding on a busy machine
 STOP_AFTER_MS = 3500  # ms into the clip at which Stop is pressed, mid-sentence

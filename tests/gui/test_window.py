@@ -89,7 +89,6 @@ def test_idle_window_fits_small_screen(window: MainWindow, artifacts: Path, qtbo
 
 
 def test_resource_panel_shows_live_cpu_and_rss(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("edge_asr.monitor", reason="the core's ResourceSampler (edge_asr/monitor.py) has not landed")
     panel = window.resources
     qtbot.waitUntil(lambda: len(panel.history("rss")) >= 2, timeout=10_000)
     assert panel.history("rss")[-1] > 10, "RSS of a process with a loaded model is far above 10 MB"
