@@ -1,4 +1,4 @@
-"""Shared fixtures: where ../shared lives, and skips with a reason when it does not."""
+"""Shared fixtures: where ../shared lives, and what happens when it does not (skip on a user's machine, fail in CI)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("EDGE_ASR_SHARED", ROOT.parent / "shared"))
+SHARED = Path(os.environ.get("EDGE_ASR_SHARED", ROOT.parent / "shared"))  # EDGE_ASR_SHARED: elsewhere
+IN_CI = os.environ.get("CI") == "true"  # CI has ../shared beside its clone: a missing file there is a failure
 
 
 def shared_path(*parts: str) -> Path:
-    """A path under ../shared, or skip the test with a reason when it is absent (a user's machine)."""
+    """A path under ../shared; when it is absent, skip with a reason (a user's machine) or fail (CI=true)."""
     p = SHARED.joinpath(*parts)
     if not p.exists():
+        if IN_CI:
+            pytest.fail(f"{p} is absent, and in CI (CI=true) ../shared must be there: the speech tests would not run")
         pytest.skip(f"{p} is absent: ../shared (speech clips and Whisper assets) is only in dev checkouts and CI")
     return p
 

@@ -25,6 +25,10 @@ ok() { passed=$((passed + 1)); say "PASS $*"; }
 bad() { failed=$((failed + 1)); say "FAIL $*"; }
 finish() { echo "arm64: $passed passed, $failed failed"; [ "$failed" = 0 ]; }
 
+if [ ! -d "$SHARED/speech/en-dev" ] && [ "${CI:-}" = true ]; then  # CI has ../shared: missing is a failure
+  bad "$SHARED/speech/en-dev is absent (EDGE_ASR_SHARED or ../shared), and CI=true needs it"
+  finish || exit 1
+fi
 if [ ! -d "$SHARED/speech/en-dev" ] || [ "$(id -u)" != 0 ]; then
   say "skipped: needs root and $SHARED/speech/en-dev"
   echo "arm64: 0 passed, 0 failed, 1 skipped"
