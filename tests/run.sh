@@ -36,24 +36,45 @@ echo "== pip: installing edge-asr[test] into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 
+# Every stage runs and reports, whatever the one before it did; the run fails if any stage failed.
+summary=() failed=0
+stage() { # NAME COMMAND...: run one stage, note its result
+  local name=$1 rc=0
+  shift
+  "$@" || rc=$?
+  if [ "$rc" = 0 ]; then summary+=("$name: passed"); else summary+=("$name: FAILED (exit $rc)"); failed=1; fi
+}
+
 echo "== lint"
-.venv/bin/ruff check edge_asr tests packaging
+stage "ruff" .venv/bin/ruff check edge_asr tests packaging
+stage "mypy" .venv/bin/mypy edge_asr tests
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # child scripts of tests import tests.live.vmic
 echo "== pytest"
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
-if [ $# -eq 0 ] && command -v xvfb-run >/dev/null; then
-  echo "== pytest: the desktop app again on a real X server (Xvfb)"
-  xvfb-run -a env QT_QPA_PLATFORM=xcb .venv/bin/python -m pytest -q -p no:cacheprovider tests/gui
+stage "pytest" .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+if [ $# -eq 0 ]; then
+  if command -v xvfb-run >/dev/null; then
+    echo "== pytest: the desktop app again on a real X server (Xvfb)"
+    stage "pytest tests/gui on Xvfb" xvfb-run -a env QT_QPA_PLATFORM=xcb \
+      .venv/bin/python -m pytest -q -p no:cacheprovider tests/gui
+  elif [ "${CI:-}" = true ]; then
+    summary+=("pytest tests/gui on Xvfb: FAILED (xvfb-run is not installed)")
+    failed=1
+  else
+    summary+=("pytest tests/gui on Xvfb: skipped (xvfb-run is not installed)")
+  fi
 fi
 if [ "$PACKAGING" = 1 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "== packaging: bundles and .deb packages, then tested in a clean Debian bookworm rootfs"
-    bash packaging/build.sh deb
-    status=0
-    bash packaging/test/smoke_bundle.sh || status=1
-    bash packaging/test/test_deb.sh || status=1
-    exit "$status"
+    stage "packaging: build" bash packaging/build.sh deb
+    if [ "${summary[-1]}" = "packaging: build: passed" ]; then
+      stage "packaging: bundle smoke test" bash packaging/test/smoke_bundle.sh
+      stage "packaging: .deb test" bash packaging/test/test_deb.sh
+    fi
   else
-    echo "== packaging: skipped (the rootfs tests need root: debootstrap, chroot)"
+    summary+=("packaging: skipped (the rootfs tests need root: debootstrap, chroot)")
   fi
 fi
+echo "== summary"
+for line in "${summary[@]}"; do echo "  $line"; done
+exit "$failed"

@@ -56,7 +56,9 @@ def test_encoder_is_close_to_the_float_graph(litert, jfk_mel) -> None:
     from edge_asr.export.whisper_onnx import build_encoder
     from edge_asr.weights.loader import load_weights
 
-    float_graph = build_encoder(load_weights(resolve("tiny.en").path)).SerializeToString()
+    src = resolve("tiny.en")
+    assert src.path is not None, src.install_hint
+    float_graph = build_encoder(load_weights(src.path)).SerializeToString()
     sess = ort.InferenceSession(float_graph, providers=["CPUExecutionProvider"])
     ref = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"mel": jfk_mel}), strict=True))
     ours = litert.runtime.encode(jfk_mel)

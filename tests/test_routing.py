@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from edge_asr.constants import SAMPLE_RATE
+from edge_asr.engine.base import AudioInput
 from edge_asr.errors import ConfigError
 from edge_asr.options import EngineOptions, TranscribeOptions
 from edge_asr.results import Segment, TranscriptionInfo, WindowResult
@@ -35,18 +36,20 @@ class Scripted:
     def is_multilingual(self) -> bool:
         return self.multilingual
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
+    def detect_language(self, audio: AudioInput) -> tuple[str, float, list[tuple[str, float]]]:
+        assert isinstance(audio, np.ndarray), "the router hands samples, not files, to its models"
         lang = "de" if float(np.mean(audio)) < 0 else "en"
         other = "en" if lang == "de" else "de"
         return lang, 0.9, [(lang, 0.9), (other, 0.1)]
 
-    def transcribe(self, audio: np.ndarray, options: TranscribeOptions | None = None
+    def transcribe(self, audio: AudioInput, options: TranscribeOptions | None = None
                    ) -> tuple[Iterator[Segment], TranscriptionInfo]:
         windows, info = self.transcribe_windows(audio, options)
         return (s for w in windows for s in w.segments), info
 
-    def transcribe_windows(self, audio: np.ndarray, options: TranscribeOptions | None = None, *,
+    def transcribe_windows(self, audio: AudioInput, options: TranscribeOptions | None = None, *,
                            max_duration: float | None = None) -> tuple[Iterator[WindowResult], TranscriptionInfo]:
+        assert isinstance(audio, np.ndarray), "the router hands samples, not files, to its models"
         opts = options or TranscribeOptions()
         if not self.multilingual and (opts.task == "translate" or opts.language not in (None, "en")):
             raise ConfigError(f"{self.model} is English-only")

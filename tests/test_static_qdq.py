@@ -20,8 +20,10 @@ def test_static_qdq_build_is_calibrated_and_transcribes(jfk_path) -> None:
     for path in model_files(built):
         ops = {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
         assert {"QuantizeLinear", "DequantizeLinear"} <= ops, path  # fixed, calibrated activation scales
+    from edge_asr.transcribe import WhisperTranscriber
+
     tr = load_transcriber(EngineOptions(quantization="static", threads=2))
-    assert tr.runtime.backend == "onnxruntime"
+    assert isinstance(tr, WhisperTranscriber) and tr.runtime.backend == "onnxruntime"
     text = "".join(s.text for s in tr.transcribe(jfk_path)[0])
     assert "ask not what your country can do for you" in text.lower()
 

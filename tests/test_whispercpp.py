@@ -30,7 +30,9 @@ def test_ggml_file_parses_back(ggml: Path) -> None:
     from edge_asr.weights import expected_shapes
     from edge_asr.weights.loader import load_weights
 
-    w = load_weights(resolve("tiny.en").path)
+    src = resolve("tiny.en")
+    assert src.path is not None, src.install_hint
+    w = load_weights(src.path)
     with ggml.open("rb") as f:
         assert _ints(f, 1) == (GGML_MAGIC,)
         d = w.dims

@@ -27,10 +27,10 @@ class FuturesTimeoutError(concurrent.futures._base.Error):
 
 def simulate_py310_timeouts() -> bool:
     """Swap the classes in; True when asyncio.wait_for and Future.result now raise them."""
-    asyncio.exceptions.TimeoutError = AsyncioTimeoutError  # type: ignore[misc]
-    asyncio.TimeoutError = AsyncioTimeoutError  # type: ignore[misc]
-    concurrent.futures._base.TimeoutError = FuturesTimeoutError  # type: ignore[misc]
-    concurrent.futures.TimeoutError = FuturesTimeoutError  # type: ignore[misc]
+    asyncio.exceptions.TimeoutError = AsyncioTimeoutError  # type: ignore[misc,assignment]
+    asyncio.TimeoutError = AsyncioTimeoutError  # type: ignore[misc,assignment]
+    concurrent.futures._base.TimeoutError = FuturesTimeoutError  # type: ignore[misc,assignment]
+    concurrent.futures.TimeoutError = FuturesTimeoutError  # type: ignore[misc,assignment]
     try:
         asyncio.run(asyncio.wait_for(asyncio.sleep(1.0), 0.01))
     except AsyncioTimeoutError:

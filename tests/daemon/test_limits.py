@@ -13,6 +13,7 @@ import signal
 import socket
 import threading
 import time
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
@@ -99,7 +100,7 @@ def test_idle_stream_clients_are_closed_and_free_their_slots(start_daemon, daemo
         for i in range(0, len(pcm), 8000):
             ws.send(pcm[i : i + 8000])
         ws.send(json.dumps({"type": "end"}))
-        msgs = []
+        msgs: list[dict[str, Any]] = []
         while not msgs or msgs[-1]["type"] not in ("done", "error"):
             msgs.append(json.loads(ws.recv(timeout=60)))
     assert msgs[-1]["type"] == "done", msgs

@@ -63,7 +63,7 @@ def _palette_png(image: QImage) -> QImage:
 
 def save(widget: QWidget, path: Path) -> None:
     image = _palette_png(widget.grab().toImage())
-    if not image.save(str(path), "PNG"):
+    if not image.save(str(path)):  # PNG, from the suffix
         raise SystemExit(f"cannot write {path}")
     print(f"{path} ({path.stat().st_size // 1024} KB)")
 

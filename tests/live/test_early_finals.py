@@ -76,6 +76,7 @@ def test_speech_resuming_amends_the_early_final(transcriber, en_dev, clip_audio)
     late = [f for _, f in _run(transcriber, audio, LiveOptions(partials=False, early_finals=False))]
     amending = [f for f in early if f.replaces is not None]
     assert amending, [f.segment.text for f in early]
+    assert amending[0].replaces is not None
     replaced = {f.segment.id: f for f in early}[amending[0].replaces]
     assert replaced.segment.start == amending[0].segment.start
     assert amending[0].segment.end > replaced.segment.end
