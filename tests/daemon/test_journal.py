@@ -19,6 +19,8 @@ pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[2]
 KILL_ROUNDS = 6
 BIG_TEXT = 256 * 1024  # characters per record in the crash test, so writes span many pages
+KILL_STEP_BYTES = 2 * BIG_TEXT  # the journal grows by about this much more each round before the kill
+GROWTH_WAIT = 30.0  # s for the writer to append that much
 
 
 class Clock:
@@ -27,6 +29,18 @@ class Clock:
 
     def __call__(self) -> str:
         return self.day
+
+
+def _journal_bytes(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.glob("*.jsonl"))
+
+
+def _wait_for_growth(directory: Path, nbytes: int) -> None:
+    """Until the journal files hold ``nbytes`` more than now (the writer is then mid-stream, not starting)."""
+    target, deadline = _journal_bytes(directory) + nbytes, time.monotonic() + GROWTH_WAIT
+    while _journal_bytes(directory) < target:
+        assert time.monotonic() < deadline, f"the writer appended less than {nbytes} bytes in {GROWTH_WAIT} s"
+        time.sleep(0.001)  # a file's size has no event to wait on; 1 ms is far below one record's write
 
 
 def _all_records(directory: Path) -> list[dict]:
@@ -99,8 +113,8 @@ def test_kill_9_mid_write_loses_at_most_the_line_in_flight(tmp_path: Path) -> No
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "writing"
-        time.sleep(0.05 * (round_ + 1))  # let it get some way into the next lines; vary where the kill lands
-        proc.send_signal(signal.SIGKILL)
+        _wait_for_growth(tmp_path, (round_ + 1) * KILL_STEP_BYTES + round_ * BIG_TEXT // KILL_ROUNDS)
+        proc.send_signal(signal.SIGKILL)  # somewhere in a line: the growth target shifts inside one each round
         proc.wait(30)
         records = _all_records(tmp_path)  # read before any repair: a torn tail is skipped, the rest parses
         seen = [r["i"] for r in records]

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeout(180)
 
 HERE = Path(__file__).resolve().parent
 FAILS = 2  # scripted failures to open the "microphone" before it works
-IN_FLIGHT = 1.0  # s after the "...for you" final: well into the next utterance, before its end
+NEXT_PARTIAL_WAIT = 30.0  # s for the first partial of the utterance after "...for you"
 
 
 def test_live_events_reach_websocket_sse_journal_log_and_metrics(start_daemon, tmp_path, jfk_path) -> None:
@@ -90,7 +90,13 @@ def test_real_pipeline_on_a_file_mic_and_sigterm_flushes_the_utterance_in_flight
         seen: list[dict[str, Any]] = []
         while not any(m["type"] == "final" and "for you" in m["text"] for m in seen):
             seen.append(json.loads(ws.recv(timeout=30)))
-        time.sleep(IN_FLIGHT)  # positions the signal inside "ask what you can do for your country" (8.3-11 s)
+        first_end = next(m["end"] for m in seen if m["type"] == "final" and "for you" in m["text"])
+        # The signal goes in once a partial of the next utterance ("ask what you can do for your country",
+        # 8.3-11 s) has arrived: speech of it is in the pipeline, and it has not ended.
+        deadline = time.monotonic() + NEXT_PARTIAL_WAIT
+        while not (seen[-1]["type"] == "partial" and seen[-1]["text"] and seen[-1]["start"] >= first_end):
+            assert time.monotonic() < deadline, f"no partial of the next utterance: {seen}"
+            seen.append(json.loads(ws.recv(timeout=NEXT_PARTIAL_WAIT)))
         d.send_signal(signal.SIGTERM)
         closing = []
         try:

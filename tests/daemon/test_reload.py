@@ -3,6 +3,7 @@ must run one at a time and never leave two live pipelines (issue 11, defect 1)."
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import time
@@ -12,6 +13,7 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
+from websockets.sync.client import connect
 
 from edge_asr.audio import decode_audio
 from edge_asr.daemon.journal import read_journal
@@ -27,7 +29,7 @@ DUPLICATE_WINDOW = 2.5  # s: one pipeline cannot publish the same utterance twic
 THREAD_SLACK = 10  # threads a settled daemon may have beyond its count before the burst (worker pools)
 SETTLE = 60.0  # s for the queued reloads to finish
 QUIET = 5.0  # s without a reload ending: the burst has been handled
-IN_SPEECH = 1.5  # s after the first final: inside "ask not what your country can do for you"
+IN_SPEECH_WAIT = 30.0  # s for the first final and a partial of the utterance after it
 
 
 def _session(jfk: Path, out: Path) -> Path:
@@ -48,6 +50,21 @@ def _settled(d, mark: int) -> int:  # type: ignore[no-untyped-def]
         except AssertionError:
             return mark
     raise AssertionError(f"reloads still running after {SETTLE} s:\n{d.log()}")
+
+
+def _wait_in_speech(url: str) -> None:
+    """Return once a partial of the utterance after the first final ("And so my fellow Americans.") has arrived:
+    the pipeline is inside "ask not what your country can do for you"."""
+    deadline = time.monotonic() + IN_SPEECH_WAIT
+    with connect("ws" + url.removeprefix("http") + "/v1/live?types=final,partial", open_timeout=30) as ws:
+        first_end: float | None = None
+        while True:
+            assert time.monotonic() < deadline, "no final, or no partial after it"
+            msg = json.loads(ws.recv(timeout=IN_SPEECH_WAIT))
+            if msg["type"] == "final" and first_end is None:
+                first_end = msg["end"]
+            elif msg["type"] == "partial" and msg["text"] and first_end is not None and msg["start"] >= first_end:
+                return
 
 
 def _threads(pid: int) -> int:
@@ -73,8 +90,7 @@ def test_a_burst_of_sighups_leaves_one_live_pipeline(start_daemon, tmp_path, jfk
     d = start_daemon("--config", str(cfg), live=True)
     d.wait_for("live: capturing from file:", 30)
     before = _threads(d.proc.pid)
-    d.wait_for(r"live \[", 30)  # "And so my fellow Americans."
-    time.sleep(IN_SPEECH)  # the burst then comes while an utterance is in flight: stopping it takes a decode
+    _wait_in_speech(d.url)  # the burst then comes while an utterance is in flight: stopping it takes a decode
     mark = len(d.lines)
     for i in range(SIGHUPS):
         write(round(0.5 + 0.05 * (i + 1), 2))  # every signal changes a live setting: each asks for a restart
