@@ -90,3 +90,21 @@ def test_unreadable_tokenizer_files_are_model_errors(tmp_path: Path) -> None:
         (tmp_path / name).write_text(text)
         with pytest.raises(ModelError, match="unreadable"):
             load_bpe(tmp_path / name)
+
+
+def test_encoding_a_prompt_loads_no_tokenizer_library(transcriber) -> None:
+    """--initial-prompt / --hotwords encode with bpe.py: neither tiktoken nor tokenizers is imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from edge_asr.tokenizer import load_tokenizer\n"
+        f"tok = load_tokenizer({str(transcriber.tok.path)!r}, 51864, 1)\n"
+        "ids = tok.encode(' ask not what your country can do for you')\n"
+        "print(tok.decode(ids) == ' ask not what your country can do for you',\n"
+        "      sorted({'tiktoken', 'tokenizers', 'regex', 'huggingface_hub'} & set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "[]"], out.stdout
