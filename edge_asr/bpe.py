@@ -29,6 +29,7 @@ WHITE_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004
                         "\u200a\u2028\u2029\u202f\u205f\u3000")
 CONTRACTIONS = ("'s", "'t", "'re", "'ve", "'m", "'ll", "'d")
 _LETTER, _NUMBER, _SPACE, _OTHER = "L", "N", "S", "P"
+PAIR_KEY = 1 << 20  # above any vocabulary size (Whisper's is 51,866): id(a) * PAIR_KEY + id(b) names a pair
 
 
 def _kind(c: str) -> str:
@@ -81,19 +82,21 @@ def _merge(piece: bytes, rank: Callable[[bytes, bytes], int | None]) -> list[byt
 
 
 class BytePairEncoding:
-    """Encode and decode Whisper's text tokens; ``merges`` None means tiktoken's rule (ranks of the vocabulary)."""
+    """Encode and decode Whisper's text tokens. ``merges`` None means tiktoken's rule (the ranks of the
+    vocabulary); else it maps ``id(a) * PAIR_KEY + id(b)`` to the merge's priority (ints: a third of the memory
+    of a dict keyed by pairs of bytes)."""
 
-    def __init__(self, vocab: dict[bytes, int], merges: dict[tuple[bytes, bytes], int] | None, name: str) -> None:
+    def __init__(self, vocab: dict[bytes, int], merges: dict[int, int] | None, name: str) -> None:
         self.vocab = vocab
         self.merges = merges
         self.name = name
-        self._bytes = {i: b for b, i in vocab.items()}
+        self._bytes: dict[int, bytes] | None = None  # made on first decode (a token table usually decodes)
         self._cache: dict[str, list[int]] = {}
 
     def _rank(self, a: bytes, b: bytes) -> int | None:
         if self.merges is None:
             return self.vocab.get(a + b)
-        return self.merges.get((a, b))
+        return self.merges.get(self.vocab[a] * PAIR_KEY + self.vocab[b])
 
     def _encode_piece(self, piece: str) -> list[int]:
         raw = piece.encode("utf-8")
@@ -114,6 +117,8 @@ class BytePairEncoding:
         return ids
 
     def decode(self, ids: Sequence[int]) -> str:
+        if self._bytes is None:
+            self._bytes = {i: b for b, i in self.vocab.items()}
         table = self._bytes
         return b"".join(table.get(i, b"") for i in ids).decode("utf-8", errors="replace")
 
@@ -127,22 +132,23 @@ def _read_tiktoken(path: Path) -> dict[bytes, int]:
     return vocab
 
 
-def _read_tokenizer_json(path: Path) -> tuple[dict[bytes, int], dict[tuple[bytes, bytes], int]]:
+def _read_tokenizer_json(path: Path) -> tuple[dict[bytes, int], dict[int, int]]:
     from .token_table import byte_decoder
 
     model = json.loads(path.read_text(encoding="utf-8"))["model"]
     if model.get("type", "BPE") != "BPE":
         raise ValueError(f"a {model.get('type')} model, not byte-level BPE")
-    dec = byte_decoder()
-
-    def raw(token: str) -> bytes:
-        return bytes(dec[c] for c in token)
-
-    vocab = {raw(t): int(i) for t, i in model["vocab"].items()}
-    merges: dict[tuple[bytes, bytes], int] = {}
-    for rank, m in enumerate(model["merges"]):
+    # GPT-2's byte alphabet -> latin-1 characters, so that one C-level translate + encode gives a token's bytes
+    to_latin1 = {ord(c): b for c, b in byte_decoder().items()}
+    names: dict[str, int] = model.pop("vocab")
+    merges: dict[int, int] = {}
+    for rank, m in enumerate(model.pop("merges")):
         a, b = m.split(" ") if isinstance(m, str) else m
-        merges.setdefault((raw(a), raw(b)), rank)
+        merges.setdefault(names[a] * PAIR_KEY + names[b], rank)
+    vocab: dict[bytes, int] = {}
+    while names:  # emptying the parsed table as the new one fills keeps the peak RSS near one table's worth
+        t, i = names.popitem()
+        vocab[t.translate(to_latin1).encode("latin-1")] = int(i)
     return vocab, merges
 
 
