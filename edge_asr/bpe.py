@@ -20,6 +20,7 @@ import json
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import ModelError
 
@@ -29,7 +30,7 @@ WHITE_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004
                         "\u200a\u2028\u2029\u202f\u205f\u3000")
 CONTRACTIONS = ("'s", "'t", "'re", "'ve", "'m", "'ll", "'d")
 _LETTER, _NUMBER, _SPACE, _OTHER = "L", "N", "S", "P"
-PAIR_KEY = 1 << 20  # above any vocabulary size (Whisper's is 51,866): id(a) * PAIR_KEY + id(b) names a pair
+_Sym = TypeVar("_Sym", str, bytes)  # a part being merged: bytes (rank files) or alphabet characters (tokenizer.json)
 
 
 def _kind(c: str) -> str:
@@ -66,9 +67,8 @@ def pre_tokenize(text: str) -> list[str]:
     return out
 
 
-def _merge(piece: bytes, rank: Callable[[bytes, bytes], int | None]) -> list[bytes]:
+def _merge(parts: list[_Sym], rank: Callable[[_Sym, _Sym], int | None]) -> list[_Sym]:
     """Merge adjacent parts, lowest rank first (leftmost on a tie), until no adjacent pair has a rank."""
-    parts = [piece[i : i + 1] for i in range(len(piece))]
     while len(parts) > 1:
         best, best_rank = -1, None
         for k in range(len(parts) - 1):
@@ -81,75 +81,113 @@ def _merge(piece: bytes, rank: Callable[[bytes, bytes], int | None]) -> list[byt
     return parts
 
 
-class BytePairEncoding:
-    """Encode and decode Whisper's text tokens. ``merges`` None means tiktoken's rule (the ranks of the
-    vocabulary); else it maps ``id(a) * PAIR_KEY + id(b)`` to the merge's priority (ints: a third of the memory
-    of a dict keyed by pairs of bytes)."""
+class _Encoder:
+    """Pre-tokenize, then encode each piece once (a cache: prompts repeat words)."""
 
-    def __init__(self, vocab: dict[bytes, int], merges: dict[int, int] | None, name: str) -> None:
-        self.vocab = vocab
-        self.merges = merges
+    def __init__(self, name: str) -> None:
         self.name = name
-        self._bytes: dict[int, bytes] | None = None  # made on first decode (a token table usually decodes)
         self._cache: dict[str, list[int]] = {}
 
-    def _rank(self, a: bytes, b: bytes) -> int | None:
-        if self.merges is None:
-            return self.vocab.get(a + b)
-        return self.merges.get(self.vocab[a] * PAIR_KEY + self.vocab[b])
-
     def _encode_piece(self, piece: str) -> list[int]:
-        raw = piece.encode("utf-8")
-        if self.merges is None and raw in self.vocab:
-            return [self.vocab[raw]]
-        try:
-            return [self.vocab[p] for p in _merge(raw, self._rank)]
-        except KeyError as exc:
-            raise ModelError(f"{self.name}: the tokenizer has no token for byte(s) {exc.args[0]!r}") from None
+        raise NotImplementedError
 
     def encode(self, text: str) -> list[int]:
         ids: list[int] = []
         for piece in pre_tokenize(text):
             got = self._cache.get(piece)
             if got is None:
-                got = self._cache[piece] = self._encode_piece(piece)
+                try:
+                    got = self._cache[piece] = self._encode_piece(piece)
+                except KeyError as exc:
+                    raise ModelError(f"{self.name}: the tokenizer has no token for {exc.args[0]!r}") from None
             ids.extend(got)
         return ids
 
+
+class TiktokenBpe(_Encoder):
+    """A ``*.tiktoken`` rank file: merge the pair whose bytes have the lowest rank; a piece that is a token is one."""
+
+    def __init__(self, ranks: dict[bytes, int], name: str) -> None:
+        super().__init__(name)
+        self.ranks = ranks
+        self._bytes: dict[int, bytes] | None = None  # made on first decode (a token table usually decodes)
+
+    def _encode_piece(self, piece: str) -> list[int]:
+        raw = piece.encode("utf-8")
+        if raw in self.ranks:
+            return [self.ranks[raw]]
+        parts = _merge([raw[i : i + 1] for i in range(len(raw))], lambda a, b: self.ranks.get(a + b))
+        return [self.ranks[p] for p in parts]
+
     def decode(self, ids: Sequence[int]) -> str:
         if self._bytes is None:
-            self._bytes = {i: b for b, i in self.vocab.items()}
+            self._bytes = {i: b for b, i in self.ranks.items()}
         table = self._bytes
         return b"".join(table.get(i, b"") for i in ids).decode("utf-8", errors="replace")
 
 
+class ByteLevelBpe(_Encoder):
+    """A tokenizer.json: tokens spelled in GPT-2's byte alphabet, merged in the order of its ``merges`` list. The
+    parsed JSON is used as it is (merges keyed by their own ``"a b"`` strings): converting 50,000 entries on load
+    would cost more time and memory than HF tokenizers does."""
+
+    def __init__(self, vocab: dict[str, int], merges: dict[str, int], name: str) -> None:
+        super().__init__(name)
+        self.vocab = vocab
+        self.merges = merges
+        self._names: dict[int, str] | None = None
+
+    def _encode_piece(self, piece: str) -> list[int]:
+        spelled = piece.encode("utf-8").decode("latin-1").translate(_TO_ALPHABET)
+        parts = _merge(list(spelled), lambda a, b: self.merges.get(a + " " + b))
+        return [self.vocab[p] for p in parts]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        if self._names is None:
+            self._names = {i: t for t, i in self.vocab.items()}
+        names = self._names
+        spelled = "".join(names.get(i, "") for i in ids)
+        return spelled.translate(_FROM_ALPHABET).encode("latin-1").decode("utf-8", errors="replace")
+
+
+BytePairEncoding = TiktokenBpe | ByteLevelBpe
+
+
+def _alphabets() -> tuple[dict[int, str], dict[int, str]]:
+    from .token_table import byte_decoder
+
+    to_byte = byte_decoder()  # GPT-2's alphabet character -> the byte it spells
+    return {b: c for c, b in to_byte.items()}, {ord(c): chr(b) for c, b in to_byte.items()}
+
+
+_TO_ALPHABET, _FROM_ALPHABET = _alphabets()  # str.translate tables: latin-1 character <-> alphabet character
+
+
 def _read_tiktoken(path: Path) -> dict[bytes, int]:
-    vocab: dict[bytes, int] = {}
+    ranks: dict[bytes, int] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             token, rank = line.split()
-            vocab[base64.b64decode(token)] = int(rank)
-    return vocab
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
 
 
-def _read_tokenizer_json(path: Path) -> tuple[dict[bytes, int], dict[int, int]]:
-    from .token_table import byte_decoder
-
+def _read_tokenizer_json(path: Path) -> ByteLevelBpe:
     model = json.loads(path.read_text(encoding="utf-8"))["model"]
     if model.get("type", "BPE") != "BPE":
         raise ValueError(f"a {model.get('type')} model, not byte-level BPE")
-    # GPT-2's byte alphabet -> latin-1 characters, so that one C-level translate + encode gives a token's bytes
-    to_latin1 = {ord(c): b for c, b in byte_decoder().items()}
-    names: dict[str, int] = model.pop("vocab")
-    merges: dict[int, int] = {}
-    for rank, m in enumerate(model.pop("merges")):
-        a, b = m.split(" ") if isinstance(m, str) else m
-        merges.setdefault(names[a] * PAIR_KEY + names[b], rank)
-    vocab: dict[bytes, int] = {}
-    while names:  # emptying the parsed table as the new one fills keeps the peak RSS near one table's worth
-        t, i = names.popitem()
-        vocab[t.translate(to_latin1).encode("latin-1")] = int(i)
-    return vocab, merges
+    listed = model["merges"]
+    if listed and not isinstance(listed[0], str):  # newer files list each merge as [a, b]
+        listed = [" ".join(m) for m in listed]
+    merges = {m: rank for rank, m in enumerate(listed)}
+    if len(merges) < len(listed):  # a repeated merge keeps its first (highest-priority) rank
+        merges = {}
+        for rank, m in enumerate(listed):
+            merges.setdefault(m, rank)
+    vocab = model["vocab"]
+    if not all(isinstance(i, int) for i in vocab.values()):
+        raise ValueError("token ids that are not integers")
+    return ByteLevelBpe(vocab, merges, path.name)
 
 
 def load_bpe(path: Path) -> BytePairEncoding:
@@ -157,9 +195,8 @@ def load_bpe(path: Path) -> BytePairEncoding:
     path = Path(path)
     try:
         if path.suffix == ".tiktoken":
-            return BytePairEncoding(_read_tiktoken(path), None, path.name)
-        vocab, merges = _read_tokenizer_json(path)
-        return BytePairEncoding(vocab, merges, path.name)
+            return TiktokenBpe(_read_tiktoken(path), path.name)
+        return _read_tokenizer_json(path)
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         kind = "tiktoken rank file" if path.suffix == ".tiktoken" else "tokenizer"
         raise ModelError(f"{path}: unreadable {kind} ({exc})") from None
