@@ -81,6 +81,19 @@ def _merge(parts: list[_Sym], rank: Callable[[_Sym, _Sym], int | None]) -> list[
     return parts
 
 
+def byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-level alphabet: printable bytes stand for themselves, the rest for code points from 256 up."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars = list(printable)
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
+
+
 class _Encoder:
     """Pre-tokenize, then encode each piece once (a cache: prompts repeat words)."""
 
@@ -154,8 +167,6 @@ BytePairEncoding = TiktokenBpe | ByteLevelBpe
 
 
 def _alphabets() -> tuple[dict[int, str], dict[int, str]]:
-    from .token_table import byte_decoder
-
     to_byte = byte_decoder()  # GPT-2's alphabet character -> the byte it spells
     return {b: c for c, b in to_byte.items()}, {ord(c): chr(b) for c, b in to_byte.items()}
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from .bpe import byte_decoder
+
 log = logging.getLogger(__name__)
 
 MAGIC = b"edge-asr token table 1\n"
@@ -35,19 +37,6 @@ TABLE_MODE = 0o644  # like the model files beside it (mkstemp makes 0600)
 class FullCodec(Protocol):
     def encode(self, text: str) -> list[int]: ...
     def decode(self, ids: Sequence[int]) -> str: ...
-
-
-def byte_decoder() -> dict[str, int]:
-    """GPT-2's byte-level alphabet: printable bytes stand for themselves, the rest for code points from 256 up."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    chars = list(printable)
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
 
 
 def token_bytes(path: Path, n_text: int) -> list[bytes]:
