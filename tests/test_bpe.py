@@ -108,3 +108,37 @@ def test_encoding_a_prompt_loads_no_tokenizer_library(transcriber) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "[]"], out.stdout
+
+
+class _Library:
+    """The library a tokenizer file used to be read with, behind the codec interface."""
+
+    def __init__(self, path: Path) -> None:
+        if path.suffix == ".tiktoken":
+            import tiktoken
+            from tiktoken.load import load_tiktoken_bpe
+
+            enc = tiktoken.Encoding(name=path.name, pat_str=GPT2_PATTERN,
+                                    mergeable_ranks=load_tiktoken_bpe(str(path)), special_tokens={})
+            self.encode, self.decode = enc.encode, enc.decode
+        else:
+            from tokenizers import Tokenizer as HFTokenizer
+
+            tok = HFTokenizer.from_file(str(path))
+            self.encode = lambda text: tok.encode(text, add_special_tokens=False).ids
+            self.decode = lambda ids: tok.decode(list(ids), skip_special_tokens=False)
+
+
+def test_suppressed_symbols_and_words_are_the_libraries(shared) -> None:
+    """The suppress_tokens=-1 set and word splitting (what decoding and word times use) are unchanged."""
+    from edge_asr.tokenizer import Tokenizer
+
+    files = [(p, 51_864, 1) for p in _tokenizer_jsons()[:1]]
+    files += [(shared("whisper-assets", "gpt2.tiktoken"), 51_864, 1),
+              (shared("whisper-assets", "multilingual.tiktoken"), 51_865, 99)]
+    text = " And so, my fellow Americans: ask not — 日本語の「テキスト」♪ don't 3.5%"
+    for path, n_vocab, langs in files:
+        ours, ref = Tokenizer(path, n_vocab, langs), Tokenizer(path, n_vocab, langs, _Library(path))
+        assert ours.non_speech_tokens == ref.non_speech_tokens, path
+        ids = ref.encode(text)
+        assert ours.split_to_word_tokens(ids) == ref.split_to_word_tokens(ids), path
