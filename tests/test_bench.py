@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import math
 import os
 import subprocess
@@ -108,3 +109,16 @@ def test_bench_gui_times_a_real_launch(tmp_path: Path) -> None:
     r = _cli("bench", "gui", "--runs", "1", "--platform", "offscreen", timeout=GUI_TIMEOUT, TMPDIR=str(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
     assert "run 1: interactive window" in r.stdout and "launch -> model loaded" in r.stdout, r.stdout
+
+
+def test_bench_memory_measures_every_component(jfk_path: Path) -> None:
+    """The per-component run builds the engine's parts one by one through their real APIs (it broke once when a
+    session helper changed shape): every stage reports, the two ONNX sessions cost memory."""
+    r = _cli("bench", "memory", "--no-daemon", "--no-gui", "--long-clip", str(jfk_path), "--json",
+             timeout=GUI_TIMEOUT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {row["part"]: row for row in json.loads(r.stdout.strip().splitlines()[-1])["components"]}
+    for part in ("interpreter", "onnxruntime", "decoder session", "encoder session", "transcribing jfk.flac (11 s)",
+                 "Silero VAD (live)", "FastAPI + uvicorn (daemon)"):
+        assert part in rows, (part, list(rows))
+    assert rows["decoder session"]["rss"] > 1.0 and rows["encoder session"]["rss"] > 1.0, rows

@@ -60,7 +60,7 @@ stage("soxr", lambda: __import__("soxr"))
 ort = stage("onnxruntime", lambda: __import__("onnxruntime"))
 stage("edge_asr (transcription modules)", lambda: __import__("edge_asr.transcribe") and __import__("edge_asr.engine"))
 from edge_asr.engine import _ort_files
-from edge_asr.engine.ort_backend import OrtRuntime
+from edge_asr.engine.ort_backend import OrtRuntime, provider_options
 from edge_asr.export.build import ensure_model
 from edge_asr.options import EngineOptions
 from edge_asr.tokenizer import load_tokenizer
@@ -68,9 +68,10 @@ built = ensure_model("tiny.en", verify=False)
 enc, dec, optimized = _ort_files(built)
 o = EngineOptions()
 cpu = ["CPUExecutionProvider"]
-d = stage("decoder session",
-          lambda: OrtRuntime._session(ort, dec, o.decoder_threads, o.low_memory, cpu, False, optimized))
-e = stage("encoder session", lambda: OrtRuntime._session(ort, enc, o.threads, o.low_memory, cpu, False, optimized))
+rt = OrtRuntime.__new__(OrtRuntime)  # one session at a time, made as OrtRuntime makes its two
+rt._provider_options = provider_options(cpu, enc.parent)
+d = stage("decoder session", lambda: rt._session(ort, dec, o.decoder_threads, o.low_memory, cpu, False, optimized))
+e = stage("encoder session", lambda: rt._session(ort, enc, o.threads, o.low_memory, cpu, False, optimized))
 stage("tokenizer (token table)", lambda: load_tokenizer(built.tokenizer, built.dims.n_vocab, built.dims.num_languages,
                                                         table_dir=built.directory))
 del d, e
