@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..constants import SAMPLE_RATE
-from .common import demo_clip, percentile, rss_mib, shared_speech
+from .common import demo_clip, median, percentile, rss_mib, shared_speech
 from .daemon import HTTP_TIMEOUT, NOISE_FLOOR, Daemon
 
 DEFAULT_MINUTES = 10.0
@@ -345,8 +345,7 @@ class Soak:
                       if line.startswith(("ERROR", "CRITICAL")) or "Traceback" in line or "never retrieved" in line]
         warm = max(MIN_WARMUP, WARMUP_FRACTION * seconds)
         after = [s["rss_mib"] for s in self.samples if s["t"] >= warm]
-        base = float(np.median(after[: max(1, len(after) // 10)])) if after else float("nan")
-        final = float(np.median(after[-max(1, len(after) // 10):])) if after else float("nan")
+        base, final = median(after[: max(1, len(after) // 10)]), median(after[-max(1, len(after) // 10):])
         growth = round((final / base - 1) * 100, 2) if after else None
         lat = {k: {"n": len(v), "p50_s": round(percentile(v, 50), 3), "p95_s": round(percentile(v, 95), 3),
                    "p99_s": round(percentile(v, 99), 3)} for k, v in sorted(self.stats.latency.items())}
