@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
         systems["edge-asr live pipeline (finals)"] = lambda clip: finals_text(live_finals(tr, clip.path, None, opts))
     if args.vs == "faster-whisper":
-        from ..bench import faster_whisper_runner
+        from ..bench.peers import faster_whisper_runner
 
         peer = faster_whisper_runner(engine.model, engine.threads)
         if peer is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ pytestmark = pytest.mark.timeout(180)
 
 HERE = Path(__file__).resolve().parent
 FAILS = 2  # scripted failures to open the "microphone" before it works
-IN_FLIGHT = 1.0  # s after the "...for you" final: well into the next utterance, before its end
 
 
 def test_live_events_reach_websocket_sse_journal_log_and_metrics(start_daemon, tmp_path, jfk_path) -> None:
@@ -91,7 +89,13 @@ def test_real_pipeline_on_a_file_mic_and_sigterm_flushes_the_utterance_in_flight
         seen: list[dict[str, Any]] = []
         while not any(m["type"] == "final" and "for you" in m["text"] for m in seen):
             seen.append(json.loads(ws.recv(timeout=30)))
-        time.sleep(IN_FLIGHT)  # positions the signal inside "ask what you can do for your country" (8.3-11 s)
+        # The signal goes in once the next utterance ("ask what you can do for your country", 8.3-11 s) is heard:
+        # its first partial says it is in flight. Timing it by a sleep landed in the pause once finals came early.
+        while True:
+            m = json.loads(ws.recv(timeout=30))
+            seen.append(m)
+            if m["type"] == "partial" and m["text"].strip():
+                break
         d.send_signal(signal.SIGTERM)
         closing = []
         try:
