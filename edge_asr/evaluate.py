@@ -33,6 +33,16 @@ def read_manifest(path: Path) -> list[Clip]:
     return [Clip(base / r["path"], r.get("language") or "en", r["reference_text"]) for r in rows]
 
 
+SCORING_MODULES = ("jiwer", "whisper_normalizer.english")  # the [eval] extra
+
+
+def require_scoring(who: str) -> None:
+    """A MissingExtraError naming ``pip install '...[eval]'`` now, before anything is transcribed, when the
+    evaluation stack is not installed."""
+    for module in SCORING_MODULES:
+        eval_module(module, who)
+
+
 @lru_cache(maxsize=1)
 def _english_normalizer() -> Callable[[str], str]:
     EnglishTextNormalizer = eval_module("whisper_normalizer.english").EnglishTextNormalizer

@@ -11,8 +11,6 @@ from pathlib import Path
 from ..errors import ConfigError
 from .common import add_decode_args, add_engine_args, build_progress, engine_options, transcribe_options
 
-EVAL_MODULES = ("jiwer", "whisper_normalizer.english")
-
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
@@ -33,12 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..distribution import eval_module
-
-    for module in EVAL_MODULES:  # before the model loads: a missing [eval] extra is said at once
-        eval_module(module, "`edge-asr eval`")
     from ..engine import load_transcriber
-    from ..evaluate import Clip, evaluate, print_table, read_manifest
+    from ..evaluate import Clip, evaluate, print_table, read_manifest, require_scoring
+
+    require_scoring("`edge-asr eval`")  # before the model loads
 
     manifests = {m: read_manifest(m) for m in args.manifests}
     engine = engine_options(args)
