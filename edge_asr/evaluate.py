@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .distribution import eval_module
 from .errors import ConfigError
 
 
@@ -32,16 +33,26 @@ def read_manifest(path: Path) -> list[Clip]:
     return [Clip(base / r["path"], r.get("language") or "en", r["reference_text"]) for r in rows]
 
 
+SCORING_MODULES = ("jiwer", "whisper_normalizer.english")  # the [eval] extra
+
+
+def require_scoring(who: str) -> None:
+    """A MissingExtraError naming ``pip install '...[eval]'`` now, before anything is transcribed, when the
+    evaluation stack is not installed."""
+    for module in SCORING_MODULES:
+        eval_module(module, who)
+
+
 @lru_cache(maxsize=1)
 def _english_normalizer() -> Callable[[str], str]:
-    from whisper_normalizer.english import EnglishTextNormalizer
+    EnglishTextNormalizer = eval_module("whisper_normalizer.english").EnglishTextNormalizer
 
     return EnglishTextNormalizer()  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=1)
 def _basic_normalizer() -> Callable[[str], str]:
-    from whisper_normalizer.basic import BasicTextNormalizer
+    BasicTextNormalizer = eval_module("whisper_normalizer.basic").BasicTextNormalizer
 
     return BasicTextNormalizer()  # type: ignore[no-any-return]
 
@@ -53,7 +64,7 @@ def normalize(text: str, language: str = "en") -> str:
 
 def wer(references: Iterable[str], hypotheses: Iterable[str], language: str = "en") -> float:
     """Corpus word error rate in [0, inf) after normalisation; empty references are skipped."""
-    import jiwer
+    jiwer = eval_module("jiwer")
 
     pairs = [(normalize(r, language), normalize(h, language)) for r, h in zip(references, hypotheses, strict=False)]
     pairs = [(r, h) for r, h in pairs if r]
@@ -205,7 +216,7 @@ def score_tokens(text: str, language: str) -> list[str]:
 
 def error_counts(reference: str, hypothesis: str, language: str) -> tuple[int, int]:
     """(edit distance, reference length) in the units of ``metric_for(language)``."""
-    import jiwer
+    jiwer = eval_module("jiwer")
 
     ref, hyp = score_tokens(reference, language), score_tokens(hypothesis, language)
     if not ref:

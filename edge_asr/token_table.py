@@ -1,10 +1,10 @@
-"""A compact decode table for Whisper's text tokens, so that transcribing needs no tokenizer library.
+"""A compact decode table for Whisper's text tokens, so that transcribing reads no whole tokenizer file.
 
 Transcription only turns token ids into text: the prompt is made of tokens the model produced, and the suppressed
-symbols are a fixed list. Loading HF ``tokenizers`` (or tiktoken) for that costs 12-20 MB of RSS and 0.1-0.4 s of
+symbols are a fixed list. Reading the whole tokenizer file for that (bpe.py) costs time and RSS at
 start-up; this table is the bytes of each token (about 0.4 MB) with their offsets, plus the non-speech token ids,
-derived once from the model's tokenizer file and kept beside it. The full library is still loaded, on first use,
-for what needs encoding (``--initial-prompt``, ``--hotwords``).
+derived once from the model's tokenizer file and kept beside it. The full BPE is still loaded, on first use, for
+what needs encoding (``--initial-prompt``, ``--hotwords``).
 
 File layout: MAGIC, a uint32 header length, a JSON header (source checksum, token count, non-speech ids),
 uint32 offsets (count + 1), then the token bytes.
@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from .bpe import byte_decoder
+
 log = logging.getLogger(__name__)
 
 MAGIC = b"edge-asr token table 1\n"
@@ -37,19 +39,6 @@ class FullCodec(Protocol):
     def decode(self, ids: Sequence[int]) -> str: ...
 
 
-def _byte_decoder() -> dict[str, int]:
-    """GPT-2's byte-level alphabet: printable bytes stand for themselves, the rest for code points from 256 up."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    chars = list(printable)
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
-
-
 def token_bytes(path: Path, n_text: int) -> list[bytes]:
     """The bytes of text tokens 0..n_text-1 of a tokenizer.json (byte-level BPE) or a *.tiktoken rank file."""
     out: list[bytes] = [b""] * n_text
@@ -63,7 +52,7 @@ def token_bytes(path: Path, n_text: int) -> list[bytes]:
                     out[int(rank)] = base64.b64decode(token)
         return out
     vocab = json.loads(path.read_text(encoding="utf-8"))["model"]["vocab"]
-    decoder = _byte_decoder()
+    decoder = byte_decoder()
     for token, i in vocab.items():
         if i < n_text:
             out[i] = bytes(decoder[c] for c in token)

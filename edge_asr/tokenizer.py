@@ -1,5 +1,5 @@
-"""Whisper's tokenizer: text BPE from tokenizer.json (HF tokenizers) or a *.tiktoken rank file, and the
-special-token layout that follows from the vocabulary size."""
+"""Whisper's tokenizer: text BPE from tokenizer.json or a *.tiktoken rank file (bpe.py, no tokenizer library), and
+the special-token layout that follows from the vocabulary size."""
 
 from __future__ import annotations
 
@@ -115,7 +115,6 @@ LANGUAGE_CODES: tuple[str, ...] = (
     "yue",
 )
 TEXT_VOCAB = 50_257  # gpt2 BPE ranks incl. <|endoftext|> at 50256 for English-only models
-_TIKTOKEN_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 
 class _TextCodec(Protocol):
@@ -123,44 +122,10 @@ class _TextCodec(Protocol):
     def decode(self, ids: Sequence[int]) -> str: ...
 
 
-class _HFCodec:
-    def __init__(self, path: Path) -> None:
-        from tokenizers import Tokenizer as HFTokenizer
-
-        try:
-            self._tok = HFTokenizer.from_file(str(path))
-        except Exception as exc:  # the library raises bare Exceptions on malformed files
-            raise ModelError(f"{path}: unreadable tokenizer ({exc})") from None
-
-    def encode(self, text: str) -> list[int]:
-        return list(self._tok.encode(text, add_special_tokens=False).ids)
-
-    def decode(self, ids: Sequence[int]) -> str:
-        return str(self._tok.decode(list(ids), skip_special_tokens=False))
-
-
-class _TiktokenCodec:
-    def __init__(self, path: Path) -> None:
-        import tiktoken
-        from tiktoken.load import load_tiktoken_bpe
-
-        try:
-            ranks = load_tiktoken_bpe(str(path))
-        except Exception as exc:
-            raise ModelError(f"{path}: unreadable tiktoken rank file ({exc})") from None
-        self._enc = tiktoken.Encoding(
-            name=path.stem, pat_str=_TIKTOKEN_PATTERN, mergeable_ranks=ranks, special_tokens={}
-        )
-
-    def encode(self, text: str) -> list[int]:
-        return list(self._enc.encode(text))
-
-    def decode(self, ids: Sequence[int]) -> str:
-        return str(self._enc.decode(list(ids)))
-
-
 def _full_codec(path: Path) -> _TextCodec:
-    return _TiktokenCodec(path) if path.suffix == ".tiktoken" else _HFCodec(path)
+    from .bpe import load_bpe
+
+    return load_bpe(path)
 
 
 class Tokenizer:
@@ -285,8 +250,8 @@ class Tokenizer:
 
 def load_tokenizer(path: Path, n_vocab: int, num_languages: int, table_dir: Path | None = None) -> Tokenizer:
     """The tokenizer of a model. With ``table_dir`` (a directory edge-asr owns, such as the model's cache
-    directory), decoding uses a compact token table kept there (token_table.py) and no tokenizer library is
-    loaded unless text has to be encoded."""
+    directory), decoding uses a compact token table kept there (token_table.py) and the tokenizer file itself is
+    read only when text has to be encoded."""
     if not Path(path).is_file():
         raise ModelError(f"tokenizer file {path} not found")
     path = Path(path)

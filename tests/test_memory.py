@@ -19,7 +19,7 @@ GROWTH_LIMIT_MB = 25.0  # a ten-times longer file may cost this much more at the
 
 def _peak_rss_mb(*args: str) -> float:
     """Peak RSS (VmHWM) of a fresh `python -m edge_asr ARGS` process; fails when it does."""
-    from edge_asr.bench import run_process
+    from edge_asr.bench.common import run_process
 
     _wall, peak, _out = run_process(["-m", "edge_asr", *args])
     return peak

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge_asr.bench.peers import WhisperCpp
+from edge_asr.bench.whispercpp import FTYPE_F16, FTYPE_F32, GGML_MAGIC, convert
 from edge_asr.errors import ConfigError
-from edge_asr.whispercpp import FTYPE_F16, FTYPE_F32, GGML_MAGIC, WhisperCpp, convert
 
 
 def _ints(f, n: int) -> tuple[int, ...]:
@@ -77,7 +78,7 @@ def test_bad_whisper_cpp_specs_are_refused(ggml: Path, tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not os.environ.get("EDGE_ASR_WHISPER_CLI"), reason="set EDGE_ASR_WHISPER_CLI to a whisper-cli")
 def test_whisper_cpp_transcribes_jfk_from_our_ggml(ggml: Path, jfk_path: Path, tmp_path: Path) -> None:
-    from edge_asr.whispercpp import wav_copies
+    from edge_asr.bench.peers import wav_copies
 
     peer = WhisperCpp.parse(f"{os.environ['EDGE_ASR_WHISPER_CLI']},{ggml}", 2)
     texts, wall, load, total, peak = peer.run(wav_copies([jfk_path], tmp_path))
@@ -86,7 +87,7 @@ def test_whisper_cpp_transcribes_jfk_from_our_ggml(ggml: Path, jfk_path: Path, t
 
 
 def test_converter_command_line(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "edge_asr.whispercpp", "tiny.en", str(tmp_path / "m.bin")],
+    out = subprocess.run([sys.executable, "-m", "edge_asr.bench.whispercpp", "tiny.en", str(tmp_path / "m.bin")],
                          capture_output=True, text=True, timeout=600, env={**os.environ})
     assert out.returncode == 0, out.stderr
     assert "wrote" in out.stdout and (tmp_path / "m.bin").stat().st_size > 70 * 2**20

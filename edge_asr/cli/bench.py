@@ -12,39 +12,39 @@ from ..errors import ConfigError
 from .common import add_engine_args, engine_options
 
 
-# Front-end benchmarks live beside their front ends; static (if lazy) imports, so a freezer sees them.
+# Every benchmark lives in edge_asr.bench; static (if lazy) imports, so a freezer sees them.
 def _live_bench() -> Callable[[list[str]], int]:
-    from ..live.bench import main
+    from ..bench.live import main
 
     return main
 
 
 def _daemon_bench() -> Callable[[list[str]], int]:
-    from ..daemon.bench import main
+    from ..bench.daemon import main
 
     return main
 
 
 def _gui_bench() -> Callable[[list[str]], int]:
-    from ..gui.bench import main
+    from ..bench.gui import main
 
     return main
 
 
 def _soak_bench() -> Callable[[list[str]], int]:
-    from ..daemon.soak import main
+    from ..bench.soak import main
 
     return main
 
 
 def _multilingual_bench() -> Callable[[list[str]], int]:
-    from ..multilingual_bench import main
+    from ..bench.multilingual import main
 
     return main
 
 
 def _memory_bench() -> Callable[[list[str]], int]:
-    from ..bench_memory import main
+    from ..bench.memory import main
 
     return main
 
@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="audio files, or a manifest.tsv (adds WER); or live|daemon|soak|gui|multilingual|memory ...")
     p.add_argument("--vs", action="append", default=[], metavar="PEER",
                    help="also run this peer, interleaved: faster-whisper, or whisper.cpp=PATH_TO_CLI,GGML_MODEL "
-                   "(write the model with: python -m edge_asr.whispercpp MODEL OUT.bin); repeatable")
+                   "(write the model with: python -m edge_asr.bench.whispercpp MODEL OUT.bin); repeatable")
     p.add_argument(
         "--backends",
         default=None,
@@ -93,7 +93,7 @@ def run_front_end(name: str, argv: list[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import run_benchmark
+    from ..bench.files import run_benchmark
     from ..evaluate import Clip, read_manifest
 
     if args.inputs[0] in FRONT_END_BENCHES:
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if args.repeats < 1:
         raise ConfigError("--repeats must be at least 1")
     if args.backends:
-        from ..bench_backends import run_backend_comparison
+        from ..bench.backends import run_backend_comparison
 
         backends = [b.strip() for b in args.backends.split(",") if b.strip()]
         if not backends or any(b not in ("onnxruntime", "litert") for b in backends):
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     whisper_cpp = None
     for peer in args.vs:
         if peer.startswith("whisper.cpp="):
-            from ..whispercpp import WhisperCpp
+            from ..bench.peers import WhisperCpp
 
             whisper_cpp = WhisperCpp.parse(peer.removeprefix("whisper.cpp="), engine.threads)
         elif peer != "faster-whisper":

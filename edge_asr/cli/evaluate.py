@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from ..engine import load_transcriber
-    from ..evaluate import Clip, evaluate, print_table, read_manifest
+    from ..evaluate import Clip, evaluate, print_table, read_manifest, require_scoring
+
+    require_scoring("`edge-asr eval`")  # before the model loads
 
     manifests = {m: read_manifest(m) for m in args.manifests}
     engine = engine_options(args)
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
         systems["edge-asr live pipeline (finals)"] = lambda clip: finals_text(live_finals(tr, clip.path, None, opts))
     if args.vs == "faster-whisper":
-        from ..bench import faster_whisper_runner
+        from ..bench.peers import faster_whisper_runner
 
         peer = faster_whisper_runner(engine.model, engine.threads)
         if peer is None:

@@ -154,6 +154,7 @@ class BuiltModel:
     name: str
     directory: Path
     manifest: dict[str, Any]
+    prebuilt: bool = False  # shipped read-only with the program (export/prebuilt.py): fixed by reinstalling
 
     @property
     def dims(self) -> ModelDims:
@@ -179,6 +180,12 @@ class BuiltModel:
         """Raise ModelError naming any output file that is missing or whose checksum differs."""
         for fname, meta in self.manifest["outputs"].items():
             p = self.directory / fname
+            if self.prebuilt:
+                if not p.is_file() or p.stat().st_size != meta["size"] or sha256_file(p) != meta["sha256"]:
+                    state = "is missing" if not p.is_file() else "is damaged (checksum mismatch)"
+                    raise ModelError(f"prebuilt model file {p} {state}; reinstall edge-asr (the bundle or the "
+                                     "package) that shipped it")
+                continue
             if not p.is_file():
                 raise ModelError(
                     f"cached model file {p} is missing; rebuild with: edge-asr models build --force {self.name}"

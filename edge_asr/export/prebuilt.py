@@ -12,9 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..errors import ModelError
 from .build import EXPORT_VERSION
-from .cache import MANIFEST, BuiltModel, read_manifest, safe_name, sha256_file
+from .cache import MANIFEST, BuiltModel, read_manifest, safe_name
 
 PREBUILT_ENV = "EDGE_ASR_PREBUILT_DIR"  # os.pathsep-separated folders of prebuilt models
 BUNDLE_PREBUILT = "edge_asr_prebuilt"  # the folder's name inside a frozen bundle's data directory
@@ -35,18 +34,13 @@ def find_prebuilt(name: str) -> BuiltModel | None:
         directory = root / safe_name(name)
         manifest = read_manifest(directory)
         if manifest and manifest.get("name") == name and manifest.get("export_version") == EXPORT_VERSION:
-            return BuiltModel(name, directory, manifest)
+            return BuiltModel(name, directory, manifest, prebuilt=True)
     return None
 
 
 def verify_prebuilt(built: BuiltModel) -> None:
     """Raise ModelError naming a missing or damaged file; a prebuilt model is fixed by reinstalling, not rebuilding."""
-    for fname, meta in built.manifest["outputs"].items():
-        p = built.directory / fname
-        if not p.is_file() or p.stat().st_size != meta["size"] or sha256_file(p) != meta["sha256"]:
-            state = "is missing" if not p.is_file() else "is damaged (checksum mismatch)"
-            raise ModelError(f"prebuilt model file {p} {state}; reinstall edge-asr (the bundle or the package) "
-                             f"that shipped it")
+    built.verify()
 
 
 def write_prebuilt(built: BuiltModel, root: Path) -> Path:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 ORGANIZATION = "edge-asr"
 SETTINGS_APP = "edge-asr-gui"
+# Printed with a wall-clock time by `edge-asr gui --print-ready`, read by `edge-asr bench gui` and `bench memory`
+READY_MARK = "EDGE_ASR_GUI_READY"  # the first event-loop turn after the window shows
+MODEL_MARK = "EDGE_ASR_GUI_MODEL"  # the model is loaded (followed by 1) or failed to load (0)
 
 DEFAULT_WINDOW_SIZE = (1100, 700)  # px, first run
 MIN_WINDOW_SIZE = (800, 480)  # px, a 7" Raspberry Pi touchscreen

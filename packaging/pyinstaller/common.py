@@ -80,7 +80,7 @@ EXCLUDES_GUI = [
     "uvicorn", "fastapi", "starlette", "pydantic", "pydantic_core", "multipart", "python_multipart",
     "prometheus_client", "websockets", "wyoming", "grpc", "grpc_tools", "edge_asr.daemon.server",
     "edge_asr.daemon.app", "edge_asr.daemon.openai_api", "edge_asr.daemon.stream", "edge_asr.daemon.grpc_server",
-    "edge_asr.daemon.wyoming_server", "edge_asr.daemon.bench",
+    "edge_asr.daemon.wyoming_server", "edge_asr.bench.daemon", "edge_asr.bench.soak",
     "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtOpenGL", "PySide6.QtSql",
     "PySide6.QtTest", "PySide6.QtConcurrent", "PySide6.QtXml", "PySide6.QtDBus", "PySide6.QtPrintSupport",
     "PySide6.QtSvgWidgets", "PySide6.QtOpenGLWidgets", "PySide6.QtDesigner", "PySide6.QtUiTools",

@@ -90,12 +90,11 @@ def test_real_pipeline_on_a_file_mic_and_sigterm_flushes_the_utterance_in_flight
         seen: list[dict[str, Any]] = []
         while not any(m["type"] == "final" and "for you" in m["text"] for m in seen):
             seen.append(json.loads(ws.recv(timeout=30)))
-        first_end = next(m["end"] for m in seen if m["type"] == "final" and "for you" in m["text"])
-        # The signal goes in once a partial of the next utterance ("ask what you can do for your country",
-        # 8.3-11 s) has arrived: speech of it is in the pipeline, and it has not ended.
+        # The signal goes in once the next utterance ("ask what you can do for your country", 8.3-11 s) is heard:
+        # its first partial says it is in flight. Timing it by a sleep landed in the pause once finals came early.
         deadline = time.monotonic() + NEXT_PARTIAL_WAIT
-        while not (seen[-1]["type"] == "partial" and seen[-1]["text"] and seen[-1]["start"] >= first_end):
-            assert time.monotonic() < deadline, f"no partial of the next utterance: {seen}"
+        while not (seen[-1]["type"] == "partial" and seen[-1]["text"].strip()):
+            assert time.monotonic() < deadline, f"no partial after the first final: {seen}"
             seen.append(json.loads(ws.recv(timeout=NEXT_PARTIAL_WAIT)))
         d.send_signal(signal.SIGTERM)
         closing = []

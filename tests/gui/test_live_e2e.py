@@ -8,18 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from edge_asr.evaluate import wer
+
 from .conftest import ROOT
 
 CHILD_TIMEOUT_S = 240  # s: model load, a 10-s clip in real time, decoding and the device watchdog
 WER_BAR = 0.25  # word error rate a live utterance of a clean clip must stay under (normalised)
-
-
-def _wer(reference: str, hypothesis: str) -> float:
-    import jiwer
-    from whisper_normalizer.english import EnglishTextNormalizer
-
-    norm = EnglishTextNormalizer()
-    return float(jiwer.wer(norm(reference), norm(hypothesis)))
 
 
 def test_record_speak_final_and_unplug(en_dev: list[dict[str, str]], artifacts: Path, tmp_path: Path) -> None:
@@ -34,6 +28,6 @@ def test_record_speak_final_and_unplug(en_dev: list[dict[str, str]], artifacts: 
     assert seen["started"], f"recording did not start: {seen['start_banner']}"
     assert seen["final_ok"], seen
     assert seen["partials"] >= 1, "partials must appear before the final"
-    assert _wer(row["reference_text"], seen["text"]) < WER_BAR, (row["reference_text"], seen["text"])
+    assert wer([row["reference_text"]], [seen["text"]]) < WER_BAR, (row["reference_text"], seen["text"])
     assert seen["device_lost"], f"no banner after the microphone stopped: {seen}"
     assert seen["stopped"]

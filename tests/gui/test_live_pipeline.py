@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edge_asr.evaluate import wer
 from edge_asr.gui.app import GuiOptions, create_window
 from edge_asr.gui.main_window import MainWindow
 from edge_asr.gui.recording import RecState
@@ -18,14 +19,6 @@ REPLAY_TIMEOUT_MS = 90_000  # ms: a clip of up to 10 s in real time plus decodin
 STOP_AFTER_MS = 3500  # ms into the clip at which Stop is pressed, mid-sentence
 STOP_SLACK_S = 3.0  # s of audio that may follow the Stop press (thread hand-offs, the utterance's flush)
 WER_BAR = 0.25  # the engine's bar for clean read speech, normalised
-
-
-def _wer(reference: str, hypothesis: str) -> float:
-    import jiwer
-    from whisper_normalizer.english import EnglishTextNormalizer
-
-    norm = EnglishTextNormalizer()
-    return float(jiwer.wer(norm(reference), norm(hypothesis)))
 
 
 def replay_window(qtbot, settings_file: str, clip: Path) -> MainWindow:  # type: ignore[no-untyped-def]
@@ -76,7 +69,7 @@ def test_partials_firm_up_into_a_final(qtbot, settings_file: str, en_dev: list[d
                     timeout=REPLAY_TIMEOUT_MS)  # the clip has been replayed and every event handed out
     stop(qtbot, window)
     text = window.tabs.live.plain_text()
-    assert _wer(row["reference_text"], text) < WER_BAR, (row["reference_text"], text)
+    assert wer([row["reference_text"]], [text]) < WER_BAR, (row["reference_text"], text)
     assert window.tabs.live.partial_text() == ""
     panel = window.resources
     assert panel.history("rtf"), "the pipeline's Stats reached the resource panel"

@@ -14,14 +14,6 @@ from edge_asr.live.events import Event, Final, Partial
 RUN_TIMEOUT = 120.0  # s for one pipeline run on a busy 2-core machine
 
 
-def wer(references: list[str], hypotheses: list[str]) -> float:
-    import jiwer
-    from whisper_normalizer.english import EnglishTextNormalizer
-
-    norm = EnglishTextNormalizer()
-    return float(jiwer.wer([norm(r) for r in references], [norm(h) for h in hypotheses]))
-
-
 def run_pipeline(transcriber: Any, source: Any, options: Any = None, timeout: float = RUN_TIMEOUT) -> list[Event]:
     """Run a pipeline over a source that ends by itself; return every event in order."""
     from edge_asr.live.pipeline import LiveOptions, LivePipeline

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from edge_asr.live.bench import build_session, main, speech_bounds
+from edge_asr.bench.live import build_session, main, speech_bounds
 
 
 def test_session_spans_match_the_audio(jfk_path, clip_audio) -> None:

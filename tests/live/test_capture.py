@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 
 from edge_asr.errors import DeviceError
+from edge_asr.evaluate import wer
 from edge_asr.live.capture import InputDevice, MicSource, OpenedStream, resolve_device
 from edge_asr.live.events import DeviceBack, DeviceLost, Final
 from edge_asr.live.pipeline import LiveOptions, LivePipeline
 from edge_asr.live.sources import END, AudioBlock, SourceBack, SourceLost
 
-from .conftest import text_of, wer
+from .conftest import text_of
 
 NATIVE_RATE = 48_000  # Hz: the fake device refuses nothing, but 48 kHz stereo exercises downmix + resampling
 BLOCK = 1536  # frames per callback at 48 kHz (32 ms)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import wer
+from edge_asr.evaluate import wer
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESS_TIMEOUT = 120  # s: interpreter start, model load (cached build), decoding

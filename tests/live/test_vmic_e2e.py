@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from edge_asr.evaluate import wer
 from edge_asr.live.capture import MicSource, list_input_devices
 from edge_asr.live.events import DeviceBack, DeviceLost, Event, Final, Level, Partial
 from edge_asr.live.pipeline import LiveOptions, LivePipeline
 
-from .conftest import finals, partials, text_of, wer
+from .conftest import finals, partials, text_of
 
 WER_BAR = 0.15
 GAP = 1.5  # s of silence between clips

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from .audio import decode_audio
-from .constants import SAMPLE_RATE
-from .errors import ConfigError
-from .evaluate import Clip, error_counts, group_scores, looks_english, metric_for, read_manifest
-from .options import EngineOptions, TranscribeOptions
+from ..audio import decode_audio
+from ..constants import SAMPLE_RATE
+from ..errors import ConfigError
+from ..evaluate import Clip, error_counts, group_scores, looks_english, metric_for, read_manifest
+from ..options import EngineOptions, TranscribeOptions
+from .common import median
 
 DEFAULT_WINDOWS = (3.0, 5.0, 10.0, 30.0)  # s of audio for language identification
 TARGET_MARGIN_PT = 0.5  # percentage points edge-asr may trail faster-whisper by, per language group
@@ -50,7 +50,7 @@ def _margin(probs: Sequence[tuple[str, float]]) -> float:
 
 
 def _ours(engine: EngineOptions) -> System:
-    from .engine import load_transcriber
+    from ..engine import load_transcriber
 
     tr = load_transcriber(engine)
     if not tr.is_multilingual:
@@ -99,7 +99,7 @@ def measure(systems: list[System], clips: list[Clip], windows: Sequence[float], 
                     t = time.perf_counter()
                     lang, prob, probs = s.detect(samples, w)
                     times.append(time.perf_counter() - t)
-                s.lid[w].append((lang, prob, _margin(probs), statistics.median(times)))
+                s.lid[w].append((lang, prob, _margin(probs), median(times)))
     for task in ("transcribe", "translate"):
         for s in systems:
             s.texts[task], s.seconds[task] = [], 0.0
@@ -125,8 +125,8 @@ def lid_summary(system: System, clips: list[Clip], window: float) -> dict[str, f
         "right": len(right),
         "clips": len(rows),
         "min_margin": min(r[2] for r in rows),
-        "median_margin": statistics.median(r[2] for r in rows),
-        "median_ms": 1000 * statistics.median(r[3] for r in rows),
+        "median_margin": median(r[2] for r in rows),
+        "median_ms": 1000 * median(r[3] for r in rows),
         "max_ms": 1000 * max(r[3] for r in rows),
     }
 
@@ -216,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.repeats < 1 or a.threads < 1 or any(w <= 0 for w in a.windows):
         raise ConfigError("--repeats, --threads and --windows must be positive")
-    from .export.registry import resolve
-    from .weights.split import joined_folder
+    from ..export.registry import resolve
+    from ..weights.split import joined_folder
 
     clips = [c for m in a.manifests for c in read_manifest(m)]
     systems = [_ours(EngineOptions(model=a.model, threads=a.threads, decoder_threads=a.threads, cache_dir=a.cache_dir))]

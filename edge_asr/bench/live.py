@@ -21,16 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 
 from ..audio import decode_audio
 from ..constants import SAMPLE_RATE
 from ..errors import ConfigError
+from ..evaluate import wer
+from ..live.events import Event, Final, Partial, Stats, settle
+from ..live.pipeline import LiveOptions, LivePipeline
+from ..live.sources import ArraySource, AudioSource
 from ..options import EngineOptions
-from .bench_latency import latency_figures, latency_report
-from .events import Event, Final, Partial, Stats, settle
-from .pipeline import LiveOptions, LivePipeline
-from .sources import ArraySource, AudioSource
+from .common import CpuWindow, demo_clip, ms, percentile, shared_speech
+from .live_latency import latency_figures, latency_report
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +73,11 @@ def _default_clips() -> list[tuple[Path, str]]:
     """en-dev from ../shared when this is a dev checkout, else the bundled demo clip."""
     from ..evaluate import read_manifest
 
-    here = Path(__file__).resolve().parents[2]
-    for root in (Path(os.environ.get("EDGE_ASR_SHARED", here.parent / "shared")), Path.cwd().parent / "shared"):
-        manifest = root / "speech" / "en-dev" / "manifest.tsv"
-        if manifest.exists():
-            return [(c.path, c.reference) for c in read_manifest(manifest)]
-    import importlib.resources
-
-    demo = Path(str(importlib.resources.files("edge_asr.data").joinpath("jfk.flac")))
-    return [(demo, "And so my fellow Americans, ask not what your country can do for you, ask what you can do for "
-                   "your country.")]
+    dev = shared_speech("en-dev")
+    if dev is not None and (dev / "manifest.tsv").exists():
+        return [(c.path, c.reference) for c in read_manifest(dev / "manifest.tsv")]
+    return [(demo_clip(), "And so my fellow Americans, ask not what your country can do for you, ask what you can do "
+                          "for your country.")]
 
 
 def _clips(items: list[str]) -> list[tuple[Path, str]]:
@@ -132,17 +128,8 @@ def build_session(clips: list[tuple[Path, str]], seconds: float, gap: float,
     return session, spans
 
 
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return float(np.percentile(values, q))
-
-
 def run_session(transcriber: Any, session: np.ndarray, spans: list[Span], options: LiveOptions,
                 n_clips: int = 1) -> dict[str, Any]:
-    import jiwer
-    from whisper_normalizer.english import EnglishTextNormalizer
-
     source = ArraySource(session, realtime=True, name="bench session")
     rec = Recorder()
     pipeline = LivePipeline(transcriber, source, options)
@@ -162,7 +149,6 @@ def run_session(transcriber: Any, session: np.ndarray, spans: list[Span], option
     first_partial_vad: list[float] = []
     refs: list[str] = []
     hyps: list[str] = []
-    norm = EnglishTextNormalizer()
     for s in spans:
         mine = [(t, e) for t, e in finals if s.start - 0.3 <= e.segment.start < s.end]
         early = [t for t, e in partials if e.start < s.end and e.end > s.start]
@@ -173,8 +159,8 @@ def run_session(transcriber: Any, session: np.ndarray, spans: list[Span], option
             vad_onset = min(e.start for t, e in partials if e.start < s.end and e.end > s.start) + options.pre_roll
             first_partial_vad.append(min(early) - (t0 + vad_onset))
         if s.reference:
-            refs.append(norm(s.reference))
-            hyps.append(norm(" ".join(e.segment.text for _, e in mine if id(e) in kept)))
+            refs.append(s.reference)
+            hyps.append(" ".join(e.segment.text for _, e in mine if id(e) in kept))
     first_pass = spans[n_clips].start if len(spans) >= 2 * n_clips else None
     warm = first_pass if first_pass is not None else WARMUP_FRACTION * duration
     rss_warm = next((e.rss_mb for t, e in stats if t - t0 >= warm), stats[-1][1].rss_mb if stats else float("nan"))
@@ -184,10 +170,12 @@ def run_session(transcriber: Any, session: np.ndarray, spans: list[Span], option
         "utterances": len(spans),
         "finals": len(finals),
         "partials": len(partials),
-        "eou_latency_p50": _pct(eou, 50), "eou_latency_p95": _pct(eou, 95), "eou_latency_max": max(eou, default=0.0),
-        "first_partial_p50": _pct(first_partial, 50), "first_partial_p95": _pct(first_partial, 95),
+        "eou_latency_p50": percentile(eou, 50), "eou_latency_p95": percentile(eou, 95),
+        "eou_latency_max": max(eou, default=0.0),
+        "first_partial_p50": percentile(first_partial, 50), "first_partial_p95": percentile(first_partial, 95),
         "first_partial_max": max(first_partial, default=float("nan")),
-        "first_partial_vad_p50": _pct(first_partial_vad, 50), "first_partial_vad_p95": _pct(first_partial_vad, 95),
+        "first_partial_vad_p50": percentile(first_partial_vad, 50),
+        "first_partial_vad_p95": percentile(first_partial_vad, 95),
         "first_partial_vad_max": max(first_partial_vad, default=float("nan")),
         "cpu_percent_mean": statistics.fmean(e.cpu_percent for _, e in stats) if stats else float("nan"),
         "drops": source.drops + source.overruns,
@@ -196,7 +184,7 @@ def run_session(transcriber: Any, session: np.ndarray, spans: list[Span], option
         "rss_growth_percent": 100.0 * (rss_end - rss_warm) / rss_warm if stats else float("nan"),
         "decode_rtf": pipeline.stats["decode_seconds"] / duration,
         "skipped_partials": pipeline.stats["skipped_partials"],
-        "wer": float(jiwer.wer(refs, hyps)) if refs and any(refs) else None,
+        "wer": wer(refs, hyps) if refs else None,
         "guard_rejected": dict(pipeline.guard.rejected),
         "slowest_first_partials": sorted(late_partials, reverse=True)[:3],
         "slowest_finals": [(round(e.latency, 3), e.segment.temperature, e.segment.text.strip()[:40])
@@ -207,8 +195,6 @@ def run_session(transcriber: Any, session: np.ndarray, spans: list[Span], option
 
 def file_wer(transcriber: Any, clips: list[tuple[Path, str]], spans: list[Span]) -> float | None:
     """WER of plain file transcription over the same utterances as the session (the bar live finals answer to)."""
-    from ..evaluate import wer
-
     if not any(s.reference for s in spans):
         return None
     texts = ["".join(seg.text for seg in transcriber.transcribe(path)[0]) for path, _ in clips]
@@ -218,7 +204,7 @@ def file_wer(transcriber: Any, clips: list[tuple[Path, str]], spans: list[Span])
 def run_idle(transcriber: Any, seconds: float, options: LiveOptions, device: str | None) -> dict[str, Any]:
     source: AudioSource
     if device is not None:
-        from .capture import MicSource
+        from ..live.capture import MicSource
 
         source = MicSource(int(device) if device.isdigit() else device)
     else:
@@ -228,20 +214,14 @@ def run_idle(transcriber: Any, seconds: float, options: LiveOptions, device: str
     rec = Recorder()
     pipeline = LivePipeline(transcriber, source, options)
     pipeline.subscribe(rec)
-    proc = psutil.Process()
     pipeline.start()
-    before, wall = proc.cpu_times(), time.monotonic()
+    window = CpuWindow()
     pipeline.wait(seconds)  # a paced source ends by itself; a microphone is stopped here
-    after, elapsed = proc.cpu_times(), time.monotonic() - wall
+    cpu, elapsed = window.percent(), window.elapsed()
     pipeline.stop(STOP_TIMEOUT)
-    cpu = (after.user + after.system - before.user - before.system) / elapsed * 100.0
     return {"idle_seconds": round(elapsed, 1), "idle_cpu_percent": cpu, "idle_source": source.name,
             "idle_finals": sum(1 for _, e in rec.events if isinstance(e, Final)),
             "idle_drops": source.drops + source.overruns, "idle_vad_calls": pipeline.stats["vad_calls"]}
-
-
-def _ms(x: float) -> str:
-    return "n/a" if x != x else f"{x * 1000:.0f} ms"
 
 
 def report(r: dict[str, Any]) -> str:
@@ -249,16 +229,16 @@ def report(r: dict[str, Any]) -> str:
     lines = [
         f"edge-asr bench live: {r['model']}, {r['cores']} cores, {r['audio_seconds'] / 60:.1f} min real time, "
         f"{r['utterances']} utterances ({r['finals']} finals, {r['partials']} partials)",
-        f"  end-of-utterance latency (VAD end -> final)  p50 {_ms(r['eou_latency_p50'])}  "
-        f"p95 {_ms(r['eou_latency_p95'])}"
-        f"  max {_ms(r['eou_latency_max'])}   target p50 <= 250 ms, p95 <= 500 ms: "
+        f"  end-of-utterance latency (VAD end -> final)  p50 {ms(r['eou_latency_p50'])}  "
+        f"p95 {ms(r['eou_latency_p95'])}"
+        f"  max {ms(r['eou_latency_max'])}   target p50 <= 250 ms, p95 <= 500 ms: "
         f"{ok(r['eou_latency_p50'] <= TARGETS['p50'] and r['eou_latency_p95'] <= TARGETS['p95'])}",
         *latency_report(r),
-        f"  first partial after speech onset (energy)  p50 {_ms(r['first_partial_p50'])}  "
-        f"p95 {_ms(r['first_partial_p95'])}  max {_ms(r['first_partial_max'])}   target <= 1 s: "
+        f"  first partial after speech onset (energy)  p50 {ms(r['first_partial_p50'])}  "
+        f"p95 {ms(r['first_partial_p95'])}  max {ms(r['first_partial_max'])}   target <= 1 s: "
         f"{ok(r['first_partial_max'] <= TARGETS['first_partial'])}",
-        f"  first partial after the VAD's speech onset p50 {_ms(r['first_partial_vad_p50'])}  "
-        f"p95 {_ms(r['first_partial_vad_p95'])}  max {_ms(r['first_partial_vad_max'])}",
+        f"  first partial after the VAD's speech onset p50 {ms(r['first_partial_vad_p50'])}  "
+        f"p95 {ms(r['first_partial_vad_p95'])}  max {ms(r['first_partial_vad_max'])}",
         f"  idle CPU ({r['idle_source']}, {r['idle_seconds']:.0f} s)         {r['idle_cpu_percent']:.2f} % of one core"
         f"   target < 3 %: {ok(r['idle_cpu_percent'] < TARGETS['idle_cpu'])}  (VAD model calls {r['idle_vad_calls']},"
         f" finals {r['idle_finals']})",

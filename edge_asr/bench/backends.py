@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import decode_audio
-from .bench import MIB, TimedRuntime, _med, run_process
-from .constants import SAMPLE_RATE
-from .engine.runtime import KV, StepOutput
-from .evaluate import Clip, normalize, wer
-from .options import EngineOptions, TranscribeOptions
+from ..audio import decode_audio
+from ..constants import SAMPLE_RATE
+from ..engine.runtime import KV, StepOutput
+from ..evaluate import Clip, normalize, wer
+from ..options import EngineOptions, TranscribeOptions
+from .common import MIB, Column, TimedRuntime, median, run_process, table
 
 
 class CountingRuntime(TimedRuntime):
@@ -53,19 +53,19 @@ class Runs:
 
 def _model_bytes(backend: str, engine: EngineOptions) -> dict[str, int]:
     if backend == "litert":
-        from .export.tflite_build import ensure_litert_model
+        from ..export.tflite_build import ensure_litert_model
 
         built = ensure_litert_model(engine.model, engine.cache_dir)
     else:
-        from .export.build import ensure_model
+        from ..export.build import ensure_model
 
         built = ensure_model(engine.model, engine.cache_dir)
     return {name: int(meta["size"]) for name, meta in built.manifest["outputs"].items()}
 
 
 def _load(backend: str, engine: EngineOptions) -> tuple[Callable[[Path], str], Runs, CountingRuntime]:
-    from .engine import load_transcriber
-    from .transcribe import WhisperTranscriber
+    from ..engine import load_transcriber
+    from ..transcribe import WhisperTranscriber
 
     opts = replace(engine, backend=backend)  # type: ignore[arg-type]  # checked by the CLI
     t = time.perf_counter()
@@ -113,25 +113,25 @@ def run_backend_comparison(
             runs.ms_per_step.append(1000 * rt.decoder_s / max(rt.steps, 1))
     have_refs = all(c.reference for c in clips)
     out("")
-    out(
-        f"{'backend':12s} {'load s':>7s} {'wall s':>7s} {'cpu s':>7s} {'x RT':>6s} {'WER %':>6s} {'enc ms/win':>10s} "
-        f"{'dec ms/win':>10s} {'ms/step':>8s}  model files (MiB)"
-    )
+    columns = [Column("backend", 12), Column("load s", 7, ".2f"), Column("wall s", 7, ".2f"), Column("cpu s", 7, ".2f"),
+               Column("x RT", 6, ".1f"), Column("WER %", 6, ".2f"), Column("enc ms/win", 10, ".1f"),
+               Column("dec ms/win", 10, ".1f"), Column("ms/step", 8, ".2f"), Column("model files (MiB)", 0)]
+    rows = []
     for _, runs, _ in systems:
-        w = _med(runs.wall)
-        wer_text = f"{100 * wer([c.reference for c in clips], runs.texts):6.2f}" if have_refs else "   n/a"
+        w = median(runs.wall)
+        score = 100 * wer([c.reference for c in clips], runs.texts) if have_refs else "n/a"
         sizes = ", ".join(f"{k} {v / MIB:.1f}" for k, v in runs.model_bytes.items())
-        out(
-            f"{runs.backend:12s} {runs.load_s:7.2f} {w:7.2f} {_med(runs.cpu):7.2f} {audio_s / w:6.1f} {wer_text} "
-            f"{_med(runs.encoder_ms_per_window):10.1f} {_med(runs.decoder_ms_per_window):10.1f} "
-            f"{_med(runs.ms_per_step):8.2f}  {sizes} (total {sum(runs.model_bytes.values()) / MIB:.1f})"
-        )
+        rows.append([runs.backend, runs.load_s, w, median(runs.cpu), audio_s / w, score,
+                     median(runs.encoder_ms_per_window), median(runs.decoder_ms_per_window), median(runs.ms_per_step),
+                     f"{sizes} (total {sum(runs.model_bytes.values()) / MIB:.1f})"])
+    for line in table(columns, rows):
+        out(line)
     if len(systems) > 1:
         a, b = systems[0][1], systems[1][1]
         same = sum(normalize(x) == normalize(y) for x, y in zip(a.texts, b.texts, strict=True))
         out(
             f"identical normalised transcripts {a.backend} vs {b.backend}: {same}/{len(clips)}; "
-            f"steady-state {b.backend} / {a.backend} wall: {_med(b.wall) / _med(a.wall):.2f}"
+            f"steady-state {b.backend} / {a.backend} wall: {median(b.wall) / median(a.wall):.2f}"
         )
     if processes:
         _whole_processes(clips, engine, backends, repeats, out)
@@ -171,4 +171,4 @@ def _whole_processes(
     out("")
     out("whole processes (start, load, transcribe every clip, exit), median, interleaved:")
     for b in backends:
-        out(f"  {b:12s} {_med(walls[b]):7.2f} s   peak RSS {rss[b]:6.0f} MiB")
+        out(f"  {b:12s} {median(walls[b]):7.2f} s   peak RSS {rss[b]:6.0f} MiB")

@@ -13,9 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import numpy as np
-
-from .events import Final, settle
+from ..live.events import Final, settle
+from .common import ms, percentile
 
 # s: a final ending this close before the clip's true speech offset still covers it (the VAD's speech end, which a
 # final's end is, comes before the last faint energy of the clip, which the offset is)
@@ -29,10 +28,6 @@ class SpanLike(Protocol):
     start: float
     end: float
     offset: float
-
-
-def _pct(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def latency_figures(finals: list[tuple[float, Final]], spans: Sequence[SpanLike], t0: float) -> dict[str, Any]:
@@ -54,10 +49,10 @@ def latency_figures(finals: list[tuple[float, Final]], spans: Sequence[SpanLike]
         kept = [e for _, e in mine if id(e) in settled_ids]
         per_span.append(len(kept))
         mid_sentence += sum(1 for e in kept[:-1] if not SENTENCE_END.search(e.segment.text.strip()))
-    out: dict[str, Any] = {f"speech_end_to_final_p{q}": _pct(first, q) for q in PERCENTILES}
+    out: dict[str, Any] = {f"speech_end_to_final_p{q}": percentile(first, q) for q in PERCENTILES}
     out["speech_end_to_final_max"] = max(first, default=float("nan"))
-    out["speech_end_to_settled_p50"] = _pct(settled, 50)
-    out["speech_end_to_settled_p95"] = _pct(settled, 95)
+    out["speech_end_to_settled_p50"] = percentile(settled, 50)
+    out["speech_end_to_settled_p95"] = percentile(settled, 95)
     out["speech_end_to_final_all"] = [round(x, 3) for x in first]
     out["split_spans"] = sum(1 for n in per_span if n > 1)
     out["extra_finals"] = sum(n - 1 for n in per_span if n > 1)
@@ -67,17 +62,13 @@ def latency_figures(finals: list[tuple[float, Final]], spans: Sequence[SpanLike]
 
 
 def latency_report(r: dict[str, Any]) -> list[str]:
-    dist = "  ".join(f"p{q} {_ms(r[f'speech_end_to_final_p{q}'])}" for q in PERCENTILES)
+    dist = "  ".join(f"p{q} {ms(r[f'speech_end_to_final_p{q}'])}" for q in PERCENTILES)
     return [
-        f"  true speech end -> final (first to cover it)  {dist}  max {_ms(r['speech_end_to_final_max'])}   "
+        f"  true speech end -> final (first to cover it)  {dist}  max {ms(r['speech_end_to_final_max'])}   "
         "target p50 <= 300 ms, p95 <= 600 ms: "
         + ("ok" if r["speech_end_to_final_p50"] <= 0.3 and r["speech_end_to_final_p95"] <= 0.6 else "MISSED"),
-        f"  true speech end -> settled final              p50 {_ms(r['speech_end_to_settled_p50'])}  "
-        f"p95 {_ms(r['speech_end_to_settled_p95'])}   amended finals {r['amended_finals']}",
+        f"  true speech end -> settled final              p50 {ms(r['speech_end_to_settled_p50'])}  "
+        f"p95 {ms(r['speech_end_to_settled_p95'])}   amended finals {r['amended_finals']}",
         f"  clips split into several finals               {r['split_spans']} ({r['extra_finals']} extra finals, "
         f"{r['mid_sentence_splits']} mid-sentence)",
     ]
-
-
-def _ms(x: float) -> str:
-    return "n/a" if x != x else f"{x * 1000:.0f} ms"

@@ -1,41 +1,27 @@
-"""Speed, memory and accuracy of the engine against a peer (faster-whisper) on the same clips, interleaved.
+"""`edge-asr bench FILES|MANIFEST [--vs PEER]`: speed, memory and accuracy of the engine against its peers
+(faster-whisper, whisper.cpp: edge_asr.bench.peers) on the same clips, interleaved.
 
 Everything here prints figures; nothing asserts timings. Steady-state runs happen in this process after a
-warm-up; whole-process runs start fresh interpreters and read their peak RSS from wait4().
+warm-up; whole-process runs start fresh interpreters and read their own peak RSS (common.run_process).
 """
 
 from __future__ import annotations
 
-import os
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+from ..audio import decode_audio
+from ..constants import SAMPLE_RATE
+from ..evaluate import Clip, wer
+from ..options import EngineOptions, TranscribeOptions
+from .common import MIB, Column, TimedRuntime, median, run_process, table
+from .peers import FASTER_WHISPER_SCRIPT, WhisperCpp, faster_whisper_runner, wav_copies
 
-from .audio import decode_audio
-from .constants import SAMPLE_RATE
-from .engine.runtime import KV, ModelRuntime, StepOutput
-from .evaluate import Clip, wer
-from .options import EngineOptions, TranscribeOptions
-from .whispercpp import WhisperCpp, wav_copies
-
-KIB = 1024
-MIB = 1024 * 1024
 COLD_START_CLIP = 5.0  # s of audio for the cold-start measurement
 
-_FW_SCRIPT = """
-import sys, faster_whisper
-m = faster_whisper.WhisperModel(sys.argv[1], device="cpu", compute_type="int8", cpu_threads=int(sys.argv[2]))
-for p in sys.argv[4:]:
-    segs, info = m.transcribe(p, beam_size=1, language=sys.argv[3] or None, vad_filter=False)
-    print("".join(s.text for s in segs).strip())
-"""
 _COLD_SCRIPT = """
 import sys, time, psutil
 t0 = psutil.Process().create_time()
@@ -50,31 +36,6 @@ print(ready, time.time() - t0, cpu.user + cpu.system)
 """
 
 
-class TimedRuntime:
-    """Wraps a ModelRuntime and adds up the seconds spent in the encoder and the decoder."""
-
-    def __init__(self, inner: ModelRuntime) -> None:
-        self.inner = inner
-        self.backend, self.providers = inner.backend, inner.providers
-        self.n_text_layer, self.n_text_head, self.d_head = inner.n_text_layer, inner.n_text_head, inner.d_head
-        self.encoder_s = 0.0
-        self.decoder_s = 0.0
-
-    def encode(self, mel: np.ndarray) -> KV:
-        t = time.perf_counter()
-        try:
-            return self.inner.encode(mel)
-        finally:
-            self.encoder_s += time.perf_counter() - t
-
-    def decode(self, tokens: np.ndarray, cache: KV | None, cross: KV, logits_start: int) -> StepOutput:
-        t = time.perf_counter()
-        try:
-            return self.inner.decode(tokens, cache, cross, logits_start)
-        finally:
-            self.decoder_s += time.perf_counter() - t
-
-
 @dataclass
 class SystemRuns:
     name: str
@@ -87,8 +48,8 @@ class SystemRuns:
 
 
 def _ours(engine: EngineOptions, language: str | None) -> tuple[Callable[[Path], str], SystemRuns, TimedRuntime]:
-    from .engine import load_transcriber
-    from .transcribe import WhisperTranscriber
+    from ..engine import load_transcriber
+    from ..transcribe import WhisperTranscriber
 
     t = time.perf_counter()
     tr = load_transcriber(engine)
@@ -106,34 +67,6 @@ def _ours(engine: EngineOptions, language: str | None) -> tuple[Callable[[Path],
     return run, runs, timed
 
 
-def faster_whisper_runner(
-    model: str, threads: int, language: str | None = None
-) -> tuple[str, Callable[[Path], str]] | None:
-    """faster-whisper int8 on the same CTranslate2 weights as ``model``, in its default long-form mode (timestamps
-    and condition_on_previous_text on, no VAD), greedy; None when it is not installed. ``language`` None: English
-    for an English-only model, detected by faster-whisper for a multilingual one."""
-    from .export.registry import resolve
-    from .weights.split import joined_folder
-
-    try:
-        import faster_whisper
-    except ImportError:
-        return None
-    src = resolve(model)
-    if src.path is None:
-        return None
-    fixed = language or (None if src.multilingual else "en")
-    # A split source (Whisper base) is joined only while CTranslate2 loads it: it reads model.bin whole.
-    with joined_folder(src.path) as folder:
-        m = faster_whisper.WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
-
-    def run(p: Path) -> str:
-        segs, _ = m.transcribe(str(p), beam_size=1, language=fixed, vad_filter=False)
-        return "".join(s.text for s in segs).strip()
-
-    return f"faster-whisper {faster_whisper.__version__} int8", run
-
-
 def _faster_whisper(model: str, threads: int, language: str | None) -> tuple[Callable[[Path], str], SystemRuns] | None:
     t = time.perf_counter()
     peer = faster_whisper_runner(model, threads, language)
@@ -141,44 +74,6 @@ def _faster_whisper(model: str, threads: int, language: str | None) -> tuple[Cal
         return None
     name, run = peer
     return run, SystemRuns(name, load_s=time.perf_counter() - t)
-
-
-# A child's ru_maxrss counts the parent's pages it shared between fork and exec, so a child measures its own
-# peak (VmHWM of its post-exec address space) at exit and writes it to the file named in this variable.
-_HWM_ENV = "EDGE_ASR_BENCH_HWM_FILE"
-_HWM_WRAPPER = """
-import atexit, os, runpy, sys
-def _report():
-    with open("/proc/self/status") as f:
-        kb = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
-    with open(os.environ["EDGE_ASR_BENCH_HWM_FILE"], "w") as f:
-        f.write(str(kb))
-atexit.register(_report)
-code, sys.argv = sys.argv[1], sys.argv[1:]
-if code == "-m":
-    sys.argv = sys.argv[1:]
-    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-else:
-    exec(compile(code, "<bench>", "exec"), {"__name__": "__main__"})
-"""
-
-
-def run_process(args: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) and stdout of a fresh Python running ``args`` (``-m mod ...`` or ``code ...``)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        hwm = Path(tmp) / "hwm"
-        env = {**os.environ, _HWM_ENV: str(hwm)}
-        t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", _HWM_WRAPPER, *args], capture_output=True, text=True, env=env)
-        wall = time.perf_counter() - t
-        if proc.returncode != 0:
-            raise RuntimeError(f"{args[:3]} exited with {proc.returncode}: {proc.stderr.strip()[-400:]}")
-        peak = int(hwm.read_text()) * KIB / MIB if hwm.exists() else float("nan")
-    return wall, peak, proc.stdout
-
-
-def _med(xs: list[float]) -> float:
-    return statistics.median(xs) if xs else float("nan")
 
 
 def run_benchmark(
@@ -190,8 +85,8 @@ def run_benchmark(
     out: Callable[[str], None] = print,
     whisper_cpp: WhisperCpp | None = None,
 ) -> None:
-    from .export.registry import resolve
-    from .weights.split import joined_folder
+    from ..export.registry import resolve
+    from ..weights.split import joined_folder
 
     src = resolve(engine.model)
     ct2 = src.path is not None and src.path.is_dir() and (src.path / "config.json").is_file()
@@ -254,21 +149,22 @@ def _run_benchmark(
             runs.texts = texts
     have_refs = all(c.reference for c in clips)
     out("")
-    out(f"{'system':52s} {'load s':>7s} {'wall s':>7s} {'cpu s':>7s} {'RTF':>7s} {'x RT':>6s} {'WER %':>6s}")
+    columns = [Column("system", 52), Column("load s", 7, ".2f"), Column("wall s", 7, ".2f"),
+               Column("cpu s", 7, ".2f"), Column("RTF", 7, ".4f"), Column("x RT", 6, ".1f"), Column("WER %", 6, ".2f")]
+    rows = []
     for _, runs in systems:
-        wall = _med(runs.wall)
-        wer_text = f"{100 * wer([c.reference for c in clips], runs.texts):6.2f}" if have_refs else "   n/a"
-        out(
-            f"{runs.name[:52]:52s} {runs.load_s:7.2f} {wall:7.2f} {_med(runs.cpu):7.2f} {wall / audio_s:7.4f} "
-            f"{audio_s / wall:6.1f} {wer_text}"
-        )
+        wall = median(runs.wall)
+        score = 100 * wer([c.reference for c in clips], runs.texts) if have_refs else "n/a"
+        rows.append([runs.name, runs.load_s, wall, median(runs.cpu), wall / audio_s, audio_s / wall, score])
+    for line in table(columns, rows):
+        out(line)
     out(
-        f"edge-asr split: encoder {_med(ours.encoder_s):.2f} s, decoder {_med(ours.decoder_s):.2f} s, "
-        f"features/other {_med(ours.wall) - _med(ours.encoder_s) - _med(ours.decoder_s):.2f} s (median per pass)"
+        f"edge-asr split: encoder {median(ours.encoder_s):.2f} s, decoder {median(ours.decoder_s):.2f} s, "
+        f"features/other {median(ours.wall) - median(ours.encoder_s) - median(ours.decoder_s):.2f} s (median per pass)"
     )
     for _, peer in systems[1:]:
         out(
-            f"steady-state speed-up vs {peer.name.split(' (')[0]}: {_med(peer.wall) / _med(ours.wall):.2f}x "
+            f"steady-state speed-up vs {peer.name.split(' (')[0]}: {median(peer.wall) / median(ours.wall):.2f}x "
             f"(median of {repeats} interleaved passes)"
         )
     out(_model_sizes(engine, fw_dir))
@@ -294,7 +190,7 @@ def _whole_process(
         if language and resolve_multilingual(engine.model):
             flags += ["--language", language]
         ours_cmd = ["-m", "edge_asr", "transcribe", *paths, *flags]
-        fw_cmd = [_FW_SCRIPT, str(fw_dir), str(engine.threads), language or "", *paths]
+        fw_cmd = [FASTER_WHISPER_SCRIPT, str(fw_dir), str(engine.threads), language or "", *paths]
         walls: dict[str, list[float]] = {"edge-asr": [], "faster-whisper": []}
         rss: dict[str, float] = {"edge-asr": 0.0, "faster-whisper": 0.0}
         for r in range(repeats):
@@ -307,16 +203,16 @@ def _whole_process(
         out("whole processes (start, load, transcribe every clip, exit), median:")
         for name in ("edge-asr", "faster-whisper"):
             if walls[name]:
-                out(f"  {name:15s} {_med(walls[name]):7.2f} s   peak RSS {rss[name]:6.0f} MiB")
+                out(f"  {name:15s} {median(walls[name]):7.2f} s   peak RSS {rss[name]:6.0f} MiB")
         if with_fw and walls["faster-whisper"]:
             out(
                 "  whole-process speed-up vs faster-whisper: "
-                f"{_med(walls['faster-whisper']) / _med(walls['edge-asr']):.2f}x"
+                f"{median(walls['faster-whisper']) / median(walls['edge-asr']):.2f}x"
             )
         if cpp is not None:
-            out(f"  {'whisper.cpp':15s} {_med(cpp.process_wall):7.2f} s   peak RSS {max(cpp.peaks):6.0f} MiB"
+            out(f"  {'whisper.cpp':15s} {median(cpp.process_wall):7.2f} s   peak RSS {max(cpp.peaks):6.0f} MiB"
                 "   (its steady-state passes are whole processes)")
-            out(f"  whole-process speed-up vs whisper.cpp: {_med(cpp.process_wall) / _med(walls['edge-asr']):.2f}x")
+            out(f"  whole-process speed-up vs whisper.cpp: {median(cpp.process_wall) / median(walls['edge-asr']):.2f}x")
         longest = max(clips, key=lambda c: len(decode_audio(c.path)))
         _, m, _ = run_process(["-m", "edge_asr", "transcribe", str(longest.path), *flags])
         out(f"  peak RSS of `edge-asr transcribe` on one clip ({longest.path.name}): {m:.0f} MiB")
@@ -327,24 +223,26 @@ def _whole_process(
 
         sf.write(five, decode_audio(clips[0].path)[: int(COLD_START_CLIP * SAMPLE_RATE)], SAMPLE_RATE)
         cold_cmd = [_COLD_SCRIPT, engine.model, str(engine.threads), engine.cache_dir or "", str(five)]
-        colds = [[float(x) for x in run_process(cold_cmd)[2].strip().splitlines()[-1].split()] for _ in range(repeats)]
-        out(f"  cold start: process start -> model ready median {_med([c[0] for c in colds]):.2f} s; -> first segment "
-            f"of a {COLD_START_CLIP:.0f}-s clip median {_med([c[1] for c in colds]):.2f} s "
-            f"(CPU {_med([c[2] for c in colds]):.2f} s)   targets <= 0.4 s, <= 0.6 s")
+        colds = [[float(x) for x in run_process(cold_cmd).stdout.strip().splitlines()[-1].split()]
+                 for _ in range(repeats)]
+        out(f"  cold start: process start -> model ready median {median([c[0] for c in colds]):.2f} s; "
+            f"-> first segment of a {COLD_START_CLIP:.0f}-s clip median {median([c[1] for c in colds]):.2f} s "
+            f"(CPU {median([c[2] for c in colds]):.2f} s)   targets <= 0.4 s, <= 0.6 s")
         if cpp is not None:
             cpp_colds = [cpp.one_clip(Clip(five, "en", ""))[0] for _ in range(repeats)]
-            out(f"  whisper.cpp, process start -> exit with the text of the same clip: median {_med(cpp_colds):.2f} s")
+            out("  whisper.cpp, process start -> exit with the text of the same clip: "
+                f"median {median(cpp_colds):.2f} s")
 
 
 def resolve_multilingual(model: str) -> bool:
-    from .export.registry import resolve
+    from ..export.registry import resolve
 
     return resolve(model).multilingual
 
 
 def _model_sizes(engine: EngineOptions, fw_dir: Path | None) -> str:
     """On-disk sizes: our INT8 build and the CTranslate2 checkpoint faster-whisper loads (quantized on load)."""
-    from .export.build import ensure_model
+    from ..export.build import ensure_model
 
     built = ensure_model(engine.model, engine.cache_dir)
     text = f"model files: edge-asr INT8 {built.size_bytes / MIB:.1f} MiB"

@@ -12,7 +12,6 @@ import io
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..constants import SAMPLE_RATE
+from .common import CpuWindow, demo_clip, median, percentile, rss_mib, shared_speech
 
 DEFAULT_REQUESTS = 8
 DEFAULT_CLIP_SECONDS = 10.0  # s per upload, as the issue's target
@@ -45,12 +45,13 @@ DEFAULT_BASELINE_SECONDS = 45.0  # s of live decoding measured alone, and again 
 
 
 def _speech_files() -> list[Path]:
-    shared = Path(__file__).resolve().parents[2].parent / "shared" / "speech" / "en-dev"
-    files = sorted(shared.glob("LJ*.wav")) if shared.is_dir() else []
-    return files or [Path(__file__).resolve().parents[1] / "data" / "jfk.flac"]
+    dev = shared_speech("en-dev")
+    files = sorted(dev.glob("LJ*.wav")) if dev else []
+    return files or [demo_clip()]
 
 
-def _wav(audio: np.ndarray) -> bytes:
+def wav_bytes(audio: np.ndarray) -> bytes:
+    """16-bit WAV file bytes of 16-kHz samples."""
     import soundfile as sf
 
     buf = io.BytesIO()
@@ -76,11 +77,12 @@ def _speech(seconds: float, gap: float = 0.0) -> np.ndarray:
     return np.concatenate(parts)[:need]
 
 
-def _clip(seconds: float) -> bytes:
-    return _wav(_speech(seconds))
+def speech_wav(seconds: float) -> bytes:
+    """A WAV upload of ``seconds`` of real speech."""
+    return wav_bytes(_speech(seconds))
 
 
-def _noise(seconds: float) -> np.ndarray:
+def noise(seconds: float) -> np.ndarray:
     return (np.random.default_rng(1).standard_normal(int(seconds * SAMPLE_RATE)) * NOISE_FLOOR).astype(np.float32)
 
 
@@ -114,7 +116,9 @@ class LiveRecorder:
         self._thread.join(5)
 
 
-class _Daemon:
+class Daemon:
+    """A real daemon subprocess on a free loopback port; ``url`` once it listens and its model is ready."""
+
     def __init__(self, extra: list[str]) -> None:
         root = Path(__file__).resolve().parents[2]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
@@ -144,11 +148,7 @@ class _Daemon:
         return self.proc.wait(60)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.array(values), q)) if values else float("nan")
-
-
-def _upload(url: str, data: bytes) -> tuple[int, float]:
+def upload(url: str, data: bytes) -> tuple[int, float]:
     import httpx
 
     t0 = time.perf_counter()
@@ -163,7 +163,7 @@ def sustain_uploads(url: str, data: bytes, clients: int, seconds: float) -> dict
 
     def client() -> None:
         while time.monotonic() < deadline:
-            codes.append(_upload(url, data)[0])
+            codes.append(upload(url, data)[0])
 
     with ThreadPoolExecutor(clients) as pool:
         for _ in range(clients):
@@ -172,24 +172,19 @@ def sustain_uploads(url: str, data: bytes, clients: int, seconds: float) -> dict
 
 
 def measure_idle(url: str, pid: int, seconds: float) -> dict[str, float]:
-    import psutil
-
-    proc = psutil.Process(pid)
     time.sleep(SETTLE_SECONDS)  # a benchmark's fixed measuring window, not a wait for a condition
-    c0, t0 = proc.cpu_times(), time.monotonic()
+    window = CpuWindow(pid)
     time.sleep(seconds)
-    c1, t1 = proc.cpu_times(), time.monotonic()
-    cpu = (c1.user + c1.system - c0.user - c0.system) / (t1 - t0) * 100
-    return {"idle_cpu_percent": round(cpu, 2), "idle_rss_mb": round(proc.memory_info().rss / 2**20, 1)}
+    return {"idle_cpu_percent": round(window.percent(), 2), "idle_rss_mb": round(rss_mib(pid), 1)}
 
 
 def measure_uploads(url: str, data: bytes, n: int) -> dict[str, Any]:
     seq_t0 = time.perf_counter()
-    sequential = [_upload(url, data) for _ in range(n)]
+    sequential = [upload(url, data) for _ in range(n)]
     seq_wall = time.perf_counter() - seq_t0
     con_t0 = time.perf_counter()
     with ThreadPoolExecutor(n) as pool:
-        concurrent = list(pool.map(lambda _: _upload(url, data), range(n)))
+        concurrent = list(pool.map(lambda _: upload(url, data), range(n)))
     con_wall = time.perf_counter() - con_t0
     lat = [t for _, t in concurrent]
     return {
@@ -199,10 +194,10 @@ def measure_uploads(url: str, data: bytes, n: int) -> dict[str, Any]:
         "sequential_wall_s": round(seq_wall, 2),
         "concurrent_wall_s": round(con_wall, 2),
         "throughput_ratio": round(seq_wall / con_wall, 2),
-        "latency_p50_s": round(_percentile(lat, 50), 2),
-        "latency_p99_s": round(_percentile(lat, 99), 2),
+        "latency_p50_s": round(percentile(lat, 50), 2),
+        "latency_p99_s": round(percentile(lat, 99), 2),
         "latency_max_s": round(max(lat), 2),
-        "sequential_latency_p50_s": round(statistics.median(t for _, t in sequential), 2),
+        "sequential_latency_p50_s": round(median(t for _, t in sequential), 2),
     }
 
 
@@ -226,8 +221,8 @@ def measure_batching() -> list[dict[str, float]]:
 
 
 def _latency_summary(values: list[float]) -> dict[str, Any]:
-    return {"finals": len(values), "p50_s": round(_percentile(values, 50), 3) if values else None,
-            "p95_s": round(_percentile(values, 95), 3) if values else None}
+    return {"finals": len(values), "p50_s": round(percentile(values, 50), 3) if values else None,
+            "p95_s": round(percentile(values, 95), 3) if values else None}
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -243,10 +238,10 @@ def run_bench(args: argparse.Namespace) -> int:
             mic = ["--device", args.device]
         else:
             silence = Path(tmp) / "room.wav"
-            silence.write_bytes(_wav(_noise(max(args.idle_seconds + SETTLE_SECONDS + 30.0, 60.0))))
+            silence.write_bytes(wav_bytes(noise(max(args.idle_seconds + SETTLE_SECONDS + 30.0, 60.0))))
             mic = ["--set", f"live.file={silence}"]
         results["mic"] = "none" if args.no_live else (args.device or "file: -65 dBFS noise, real time")
-        daemon = _Daemon(base + mic)
+        daemon = Daemon(base + mic)
         try:
             results.update(measure_idle(daemon.url, daemon.proc.pid, args.idle_seconds))
             results["idle_targets_met"] = (results["idle_cpu_percent"] < IDLE_CPU_TARGET
@@ -256,16 +251,16 @@ def run_bench(args: argparse.Namespace) -> int:
 
         if not args.no_live and not args.device:
             session = Path(tmp) / "session.wav"
-            session.write_bytes(_wav(_speech(SESSION_SECONDS, GAP_SECONDS)))
+            session.write_bytes(wav_bytes(_speech(SESSION_SECONDS, GAP_SECONDS)))
             mic = ["--set", f"live.file={session}"]
-        daemon = _Daemon(base + mic)
+        daemon = Daemon(base + mic)
         recorder = LiveRecorder(daemon.url) if not args.no_live else None
         try:
             t0 = time.monotonic()
             if recorder is not None:
                 time.sleep(args.baseline_seconds)  # a fixed window of live decoding alone
             t1 = time.monotonic()
-            clip = _clip(args.clip_seconds)
+            clip = speech_wav(args.clip_seconds)
             results["uploads"] = measure_uploads(daemon.url, clip, args.requests)
             results["uploads"]["clip_s"] = args.clip_seconds
             if recorder is not None:
@@ -297,14 +292,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batching", action="store_true", help="also time encoder calls at batch 1, 2, 4")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("daemon", help="daemon benchmark: idle cost, concurrent uploads, live latency under load")
-    add_arguments(p)
-    p.set_defaults(func=run_bench)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `edge-asr bench daemon ...` (edge_asr.cli.bench hands over the remaining arguments)."""
+    """Entry point of `edge-asr bench daemon ...` (edge_asr.cli.bench hands over the rest of the command line)."""
     parser = argparse.ArgumentParser(prog="edge-asr bench daemon", description=__doc__)
     add_arguments(parser)
     return run_bench(parser.parse_args(list(argv) if argv is not None else None))

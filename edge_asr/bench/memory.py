@@ -24,11 +24,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-MIB = 1024.0  # kB per MiB, as /proc reports
+from .common import Column, demo_clip, proc_memory, shared_speech, table
+
 SETTLE_S = 5.0  # s a shell is left alone before its resting RSS is read (a fixed measuring window)
 START_TIMEOUT_S = 300.0  # s (a first run builds the model)
 DEFAULT_UPLOADS = 500
 
+# The child reads /proc itself instead of importing edge_asr.bench.common: its first row is the bare interpreter.
 _STAGES = r'''
 import json, sys, time
 def mem():
@@ -58,7 +60,7 @@ stage("soxr", lambda: __import__("soxr"))
 ort = stage("onnxruntime", lambda: __import__("onnxruntime"))
 stage("edge_asr (transcription modules)", lambda: __import__("edge_asr.transcribe") and __import__("edge_asr.engine"))
 from edge_asr.engine import _ort_files
-from edge_asr.engine.ort_backend import OrtRuntime
+from edge_asr.engine.ort_backend import OrtRuntime, provider_options
 from edge_asr.export.build import ensure_model
 from edge_asr.options import EngineOptions
 from edge_asr.tokenizer import load_tokenizer
@@ -66,9 +68,10 @@ built = ensure_model("tiny.en", verify=False)
 enc, dec, optimized = _ort_files(built)
 o = EngineOptions()
 cpu = ["CPUExecutionProvider"]
-d = stage("decoder session",
-          lambda: OrtRuntime._session(ort, dec, o.decoder_threads, o.low_memory, cpu, False, optimized))
-e = stage("encoder session", lambda: OrtRuntime._session(ort, enc, o.threads, o.low_memory, cpu, False, optimized))
+rt = OrtRuntime.__new__(OrtRuntime)  # one session at a time, made as OrtRuntime makes its two
+rt._provider_options = provider_options(cpu, enc.parent)
+d = stage("decoder session", lambda: rt._session(ort, dec, o.decoder_threads, o.low_memory, cpu, False, optimized))
+e = stage("encoder session", lambda: rt._session(ort, enc, o.threads, o.low_memory, cpu, False, optimized))
 stage("tokenizer (token table)", lambda: load_tokenizer(built.tokenizer, built.dims.n_vocab, built.dims.num_languages,
                                                         table_dir=built.directory))
 del d, e
@@ -105,19 +108,9 @@ def component_rows(jfk: Path, long_clip: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _status(pid: int) -> dict[str, float]:
-    d = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, v = line.split(":", 1)
-            if k in ("VmRSS", "VmHWM"):
-                d[k] = int(v.split()[0]) / MIB
-    return d
-
-
 def daemon_rss(uploads: int, device: str | None) -> dict[str, Any]:
     """RSS of a real daemon at rest with the live pipeline on, then after ``uploads`` uploads, at rest again."""
-    from .daemon.bench import _clip, _Daemon, _noise, _upload, _wav
+    from .daemon import Daemon, noise, speech_wav, upload, wav_bytes
 
     with tempfile.TemporaryDirectory(prefix="edge-asr-bench-memory-") as tmp:
         extra = ["--journal-dir", str(Path(tmp) / "journal")]
@@ -125,16 +118,16 @@ def daemon_rss(uploads: int, device: str | None) -> dict[str, Any]:
             extra += ["--device", device]
         else:
             room = Path(tmp) / "room.wav"
-            room.write_bytes(_wav(_noise(60.0)))
+            room.write_bytes(wav_bytes(noise(60.0)))
             extra += ["--set", f"live.file={room}"]
-        daemon = _Daemon(extra)
+        daemon = Daemon(extra)
         try:
             time.sleep(SETTLE_S)  # a fixed window at rest, not a wait for a condition
-            idle = _status(daemon.proc.pid)
-            clip = _clip(10.0)
-            codes = [_upload(daemon.url, clip)[0] for _ in range(uploads)]
+            idle = proc_memory(daemon.proc.pid)
+            clip = speech_wav(10.0)
+            codes = [upload(daemon.url, clip)[0] for _ in range(uploads)]
             time.sleep(SETTLE_S)
-            after = _status(daemon.proc.pid)
+            after = proc_memory(daemon.proc.pid)
         finally:
             daemon.stop()
     return {"daemon_idle_mb": idle["VmRSS"], "daemon_after_uploads_mb": after["VmRSS"], "uploads": uploads,
@@ -144,7 +137,7 @@ def daemon_rss(uploads: int, device: str | None) -> dict[str, Any]:
 
 def gui_rss() -> dict[str, Any]:
     """RSS of the desktop app (offscreen) once its model is loaded and it has settled."""
-    from .gui.bench import MODEL_MARK
+    from ..gui.constants import MODEL_MARK
 
     with tempfile.TemporaryDirectory(prefix="edge-asr-bench-memory-gui-") as tmp:
         env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
@@ -156,27 +149,25 @@ def gui_rss() -> dict[str, Any]:
                 if line.startswith(MODEL_MARK):
                     break
             time.sleep(SETTLE_S)
-            st = _status(proc.pid)
+            st = proc_memory(proc.pid)
         finally:
             proc.terminate()
             proc.wait(30)
     return {"gui_idle_mb": st["VmRSS"], "gui_peak_mb": st["VmHWM"]}
 
 
+REPORT_COLUMNS = (Column("part", 54), Column("RSS MB", 7, "+.1f"), Column("anon", 6, "+.1f"),
+                  Column("file", 6, "+.1f"), Column("peak", 6, ".1f"), Column("s", 6, ".2f"))
+
+
 def report(rows: list[dict[str, Any]]) -> list[str]:
-    lines = [f"{'part':54s} {'RSS MB':>7s} {'anon':>6s} {'file':>6s} {'peak':>6s} {'s':>6s}"]
-    for r in rows:
-        lines.append(f"{r['part'][:54]:54s} {r['rss']:+7.1f} {r['anon']:+6.1f} {r['file']:+6.1f} {r['hwm']:6.1f} "
-                     f"{r['seconds']:6.2f}")
-    return lines
+    return table(REPORT_COLUMNS, ([r["part"], r["rss"], r["anon"], r["file"], r["hwm"], r["seconds"]] for r in rows))
 
 
 def _default_clips() -> tuple[Path, Path]:
-    import importlib.resources
-
-    jfk = Path(str(importlib.resources.files("edge_asr.data").joinpath("jfk.flac")))
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "speech" / "en-wild"
-    longer = sorted(shared.glob("*earnings*")) if shared.is_dir() else []
+    jfk = demo_clip()
+    wild = shared_speech("en-wild")
+    longer = sorted(wild.glob("*earnings*")) if wild else []
     return jfk, (longer[0] if longer else jfk)
 
 

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from ..constants import SAMPLE_RATE
-from .bench import HTTP_TIMEOUT, NOISE_FLOOR, _Daemon, _percentile
+from .common import demo_clip, median, percentile, rss_mib, shared_speech
+from .daemon import HTTP_TIMEOUT, NOISE_FLOOR, Daemon
 
 DEFAULT_MINUTES = 10.0
 SAMPLE_EVERY = 10.0  # s between RSS/fd/thread samples
@@ -53,19 +54,12 @@ DUPLICATE_WINDOW = 2.5  # s: the same final twice this close together means two 
 LIVE_TAIL = 120.0  # s of live file beyond the run (a restart replays it from the start)
 
 
-def _shared_speech() -> Path:
-    import os
-
-    env = os.environ.get("EDGE_ASR_SHARED")
-    return Path(env) / "speech" if env else Path(__file__).resolve().parents[2].parent / "shared" / "speech"
-
-
 def clips() -> dict[str, list[Path]]:
     """Upload clips by kind: short read speech (en-dev) and long real recordings (en-wild)."""
-    root = _shared_speech()
-    dev = sorted((root / "en-dev").glob("*.wav")) + sorted((root / "en-dev").glob("*.flac"))
-    wild = sorted(p for p in (root / "en-wild").glob("*") if p.suffix in (".wav", ".mp3", ".flac"))
-    fallback = [Path(__file__).resolve().parents[1] / "data" / "jfk.flac"]
+    dev_dir, wild_dir = shared_speech("en-dev"), shared_speech("en-wild")
+    dev = sorted(dev_dir.glob("*.wav")) + sorted(dev_dir.glob("*.flac")) if dev_dir else []
+    wild = sorted(p for p in wild_dir.glob("*") if p.suffix in (".wav", ".mp3", ".flac")) if wild_dir else []
+    fallback = [demo_clip()]
     return {"en-dev": dev or fallback, "en-wild": wild or fallback}
 
 
@@ -281,7 +275,7 @@ class Soak:
         while True:
             with contextlib.suppress(Exception):
                 self.samples.append({"t": round(time.monotonic() - started, 1),
-                                     "rss_mib": round(proc.memory_info().rss / 2**20, 1),
+                                     "rss_mib": round(rss_mib(proc.pid), 1),
                                      "fds": proc.num_fds(), "threads": proc.num_threads()})
             if self.stop.wait(SAMPLE_EVERY):
                 return
@@ -302,7 +296,7 @@ class Soak:
         seconds = self.args.minutes * 60
         write_live_file(self.live_file, seconds + LIVE_TAIL, self.clips["en-dev"] + self.clips["en-wild"])
         self.write_config(0)
-        self.daemon = _Daemon(["--config", str(self.config)])
+        self.daemon = Daemon(["--config", str(self.config)])
         self.url = self.daemon.url
         proc = psutil.Process(self.daemon.proc.pid)
         started = time.monotonic()
@@ -324,14 +318,14 @@ class Soak:
         self.stop.set()
         for w in workers[1:]:
             w.join(HTTP_TIMEOUT)
-        end = {"rss_mib": round(proc.memory_info().rss / 2**20, 1), "fds": proc.num_fds(),
+        end = {"rss_mib": round(rss_mib(proc.pid), 1), "fds": proc.num_fds(),
                "threads": proc.num_threads(), "metrics": self.final_metrics()}
         code = self.daemon.stop()
         workers[0].join(30)
         return self.report(code, end, seconds)
 
     def report(self, exit_code: int, end: dict[str, Any], seconds: float) -> dict[str, Any]:
-        from .journal import read_journal
+        from ..daemon.journal import read_journal
 
         records = [r for p in sorted(self.journal.glob("*.jsonl")) for r in read_journal(p)]
         def key(r: dict[str, Any]) -> tuple[Any, ...]:
@@ -351,11 +345,10 @@ class Soak:
                       if line.startswith(("ERROR", "CRITICAL")) or "Traceback" in line or "never retrieved" in line]
         warm = max(MIN_WARMUP, WARMUP_FRACTION * seconds)
         after = [s["rss_mib"] for s in self.samples if s["t"] >= warm]
-        base = float(np.median(after[: max(1, len(after) // 10)])) if after else float("nan")
-        final = float(np.median(after[-max(1, len(after) // 10):])) if after else float("nan")
+        base, final = median(after[: max(1, len(after) // 10)]), median(after[-max(1, len(after) // 10):])
         growth = round((final / base - 1) * 100, 2) if after else None
-        lat = {k: {"n": len(v), "p50_s": round(_percentile(v, 50), 3), "p95_s": round(_percentile(v, 95), 3),
-                   "p99_s": round(_percentile(v, 99), 3)} for k, v in sorted(self.stats.latency.items())}
+        lat = {k: {"n": len(v), "p50_s": round(percentile(v, 50), 3), "p95_s": round(percentile(v, 95), 3),
+                   "p99_s": round(percentile(v, 99), 3)} for k, v in sorted(self.stats.latency.items())}
         errors = self.stats.errors + [f"daemon log: {line}" for line in log_errors]
         if exit_code != 0:
             errors.append(f"daemon exit code {exit_code}")

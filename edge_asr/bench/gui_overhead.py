@@ -14,16 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EdgeAsrError
+from .common import cpu_seconds
 
 TARGET_OVERHEAD_PCT = 5.0  # % of one core the GUI may add over the bare pipeline
 CHILD_TIMEOUT_S = 600.0  # s per measured run (a real-time replay of the clip, plus model load)
 PIPELINE_WAIT_S = 300.0  # s the replay may take to end
 CPU_MARK = "EDGE_ASR_CPU"
-
-
-def _cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def _pipeline_parts() -> tuple[Any, Any]:
@@ -41,11 +37,11 @@ def child_bare(clip: str) -> None:
     pipeline_cls, file_source = _pipeline_parts()
     pipeline = pipeline_cls(load_transcriber(), file_source(clip, realtime=True))
     unsubscribe = pipeline.subscribe(lambda _event: None)  # one listener, as a front end would be
-    cpu0, wall0 = _cpu_seconds(), time.monotonic()
+    cpu0, wall0 = cpu_seconds(), time.monotonic()
     pipeline.start()
     pipeline.wait(PIPELINE_WAIT_S)
     pipeline.stop()
-    cpu, wall = _cpu_seconds() - cpu0, time.monotonic() - wall0
+    cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
     unsubscribe()
     print(f"{CPU_MARK} {cpu:.3f} {wall:.3f}", flush=True)
 
@@ -54,11 +50,11 @@ def child_gui(clip: str) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, QSettings
 
-    from .app import ensure_app
-    from .jobs import Job
-    from .main_window import MainWindow
-    from .recording import RecState
-    from .settings import AppSettings
+    from ..gui.app import ensure_app
+    from ..gui.jobs import Job
+    from ..gui.main_window import MainWindow
+    from ..gui.recording import RecState
+    from ..gui.settings import AppSettings
 
     _, file_source = _pipeline_parts()
     ensure_app()
@@ -73,7 +69,7 @@ def child_gui(clip: str) -> None:
     loop.exec()
     if window.transcriber is None:
         raise EdgeAsrError(f"the model did not load: {window.banner.text()}")
-    cpu0, wall0 = _cpu_seconds(), time.monotonic()
+    cpu0, wall0 = cpu_seconds(), time.monotonic()
     window.recorder.state_changed.connect(lambda s: loop.quit() if s in (RecState.RECORDING, RecState.IDLE) else None)
     window.toggle_recording()
     loop.exec()
@@ -88,13 +84,13 @@ def child_gui(clip: str) -> None:
     window.toggle_recording()
     if window.recorder.state is not RecState.IDLE:
         loop.exec()
-    cpu, wall = _cpu_seconds() - cpu0, time.monotonic() - wall0
+    cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
     window.close()
     print(f"{CPU_MARK} {cpu:.3f} {wall:.3f}", flush=True)
 
 
 def measure(mode: str, clip: Path) -> tuple[float, float]:
-    proc = subprocess.run([sys.executable, "-m", "edge_asr.gui.bench_overhead", mode, str(clip)],
+    proc = subprocess.run([sys.executable, "-m", "edge_asr.bench.gui_overhead", mode, str(clip)],
                           capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False)
     for line in proc.stdout.splitlines():
         if line.startswith(CPU_MARK):

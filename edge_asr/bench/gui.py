@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -18,11 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import EdgeAsrError
+from ..gui.constants import MODEL_MARK, READY_MARK
+from .common import median
 
 TARGET_READY_S = 2.0  # s, launch to interactive window with the model already built
 RUN_TIMEOUT_S = 300.0  # s per launch: a first run builds the model
-READY_MARK = "EDGE_ASR_GUI_READY"  # the same marks edge_asr.gui.app prints (imported lazily there: Qt)
-MODEL_MARK = "EDGE_ASR_GUI_MODEL"
 
 
 def launch_once(settings_file: str, platform: str | None) -> tuple[float, float]:
@@ -60,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runs < 1 or args.repeats < 1:
         raise EdgeAsrError("--runs and --repeats must be at least 1")
     if args.overhead is not None:
-        from .bench_overhead import run_overhead
+        from .gui_overhead import run_overhead
 
         run_overhead(args.overhead, args.repeats)
         return 0
@@ -77,11 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             ready.append(r)
             model.append(m)
             print(f"run {i + 1}: interactive window {r:.2f} s, model loaded {m:.2f} s", flush=True)
-    med = statistics.median(ready)
+    med = median(ready)
     print(f"platform: {platform or os.environ.get('QT_QPA_PLATFORM') or 'default'}; {args.runs} launches")
     print(f"launch -> interactive window: median {med:.2f} s, max {max(ready):.2f} s "
           f"(target <= {TARGET_READY_S:.1f} s: {'met' if med <= TARGET_READY_S else 'MISSED'})")
-    print(f"launch -> model loaded:       median {statistics.median(model):.2f} s, max {max(model):.2f} s")
+    print(f"launch -> model loaded:       median {median(model):.2f} s, max {max(model):.2f} s")
     return 0
 
 
