@@ -63,6 +63,16 @@ if [ $# -eq 0 ]; then
     summary+=("pytest tests/gui on Xvfb: skipped (xvfb-run is not installed)")
   fi
 fi
+# The installers take ~25 min from a fresh clone (~35 with the rootfs to debootstrap); under .ci/run they run only
+# if that still fits CI's budget ($EDGE_ASR_CI_DEADLINE), and say so when it does not.
+PACKAGING_NEEDS=1500  # s with the cached rootfs
+[ -f "${EDGE_ASR_ROOTFS_CACHE:-/var/cache/edge-asr-ci}/rootfs-bookworm-$(dpkg --print-architecture 2>/dev/null)-minbase.tar" ] ||
+  PACKAGING_NEEDS=2100
+if [ "$PACKAGING" = 1 ] && [ -n "${EDGE_ASR_CI_DEADLINE:-}" ] &&
+  [ $((EDGE_ASR_CI_DEADLINE - $(date +%s))) -lt "$PACKAGING_NEEDS" ]; then
+  summary+=("packaging: NOT RUN ($(((EDGE_ASR_CI_DEADLINE - $(date +%s)) / 60)) min left of CI's budget, it needs ~$((PACKAGING_NEEDS / 60)) min)")
+  PACKAGING=0
+fi
 if [ "$PACKAGING" = 1 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "== packaging: bundles and .deb packages, then tested in a clean Debian bookworm rootfs"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -51,10 +52,10 @@ def sandbox(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _run(sandbox: Path, **fail: int) -> tuple[int, str, list[str]]:
+def _run(sandbox: Path, extra_env: dict[str, str] | None = None, **fail: int) -> tuple[int, str, list[str]]:
     log = sandbox / "calls.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "EDGE_ASR_PACKAGING")}
-    env.update(PATH=f"{sandbox / 'fakebin'}:{env['PATH']}", LOG=str(log))
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "EDGE_ASR_PACKAGING", "EDGE_ASR_CI_DEADLINE")}
+    env.update(PATH=f"{sandbox / 'fakebin'}:{env['PATH']}", LOG=str(log), **(extra_env or {}))
     env.update({f"FAIL_{k.upper()}": str(v) for k, v in fail.items()})
     proc = subprocess.run(["bash", str(sandbox / "tests" / "run.sh")], cwd=sandbox, env=env, capture_output=True,
                           text=True, timeout=RUN_TIMEOUT_S, check=False)
@@ -90,3 +91,12 @@ def test_any_failed_stage_fails_the_run_after_the_others_ran(sandbox: Path, fail
     summary = _summary(out)
     assert line in summary and len(summary) == 4, summary
     assert sum("FAILED" in s for s in summary) == 1, summary
+
+
+def test_the_installers_stage_that_no_longer_fits_ci_s_budget_says_so(sandbox: Path) -> None:
+    deadline = str(int(time.time()) + 120)  # 2 min left: the installers need ~25
+    rc, out, calls = _run(sandbox, {"EDGE_ASR_PACKAGING": "1", "EDGE_ASR_CI_DEADLINE": deadline})
+    assert rc == 0, out
+    summary = _summary(out)
+    assert summary[-1].startswith("packaging: NOT RUN (") and "left of CI's budget" in summary[-1], summary
+    assert not any("packaging/" in c for c in calls)
