@@ -22,7 +22,8 @@ from ..errors import ConfigError, EdgeAsrError
 from ..live.events import DeviceBack, DeviceLost, Error, Event, Final, Partial
 from ..live.pipeline import LiveOptions
 from ..options import EngineOptions
-from .common import add_decode_args, build_progress, transcribe_options
+from ..shell_args import add_decode_args, transcribe_options
+from .common import build_progress
 
 log = logging.getLogger(__name__)
 
