@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_devices(args: argparse.Namespace) -> int:
-    from ..live.sources import list_input_devices
+    from ..live.capture import list_input_devices
 
     devices = list_input_devices()
     if args.json:
