@@ -21,8 +21,15 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from ..errors import ConfigError
-from .bench import MODEL_MARK, READY_MARK
-from .constants import DEFAULT_WINDOW_SIZE, MIN_WINDOW_SIZE, ORGANIZATION, SCREENSHOT_MAX_WAIT_MS, SCREENSHOT_SETTLE_MS
+from .constants import (
+    DEFAULT_WINDOW_SIZE,
+    MIN_WINDOW_SIZE,
+    MODEL_MARK,
+    ORGANIZATION,
+    READY_MARK,
+    SCREENSHOT_MAX_WAIT_MS,
+    SCREENSHOT_SETTLE_MS,
+)
 from .icons import app_icon_path
 from .main_window import MainWindow
 from .model_loader import ModelState

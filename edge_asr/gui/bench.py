@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import EdgeAsrError
+from .constants import MODEL_MARK, READY_MARK
 
 TARGET_READY_S = 2.0  # s, launch to interactive window with the model already built
 RUN_TIMEOUT_S = 300.0  # s per launch: a first run builds the model
-READY_MARK = "EDGE_ASR_GUI_READY"  # the same marks edge_asr.gui.app prints (imported lazily there: Qt)
-MODEL_MARK = "EDGE_ASR_GUI_MODEL"
 
 
 def launch_once(settings_file: str, platform: str | None) -> tuple[float, float]:

@@ -5,6 +5,10 @@ from __future__ import annotations
 ORGANIZATION = "edge-asr"
 SETTINGS_APP = "edge-asr-gui"
 
+# Lines `edge-asr gui --print-ready` writes to stdout (mark, Unix time[, model loaded 0/1]) for `edge-asr bench gui`.
+READY_MARK = "EDGE_ASR_GUI_READY"
+MODEL_MARK = "EDGE_ASR_GUI_MODEL"
+
 DEFAULT_WINDOW_SIZE = (1100, 700)  # px, first run
 MIN_WINDOW_SIZE = (800, 480)  # px, a 7" Raspberry Pi touchscreen
 SIDEBAR_WIDTH = 280  # px, the file jobs panel
