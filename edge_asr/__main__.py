@@ -1,5 +1,8 @@
+"""`python -m edge_asr`: the `edge-asr` command."""
+
 import sys
 
 from .cli.main import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,17 +20,30 @@ from typing import Any, BinaryIO
 import numpy as np
 import soundfile as sf
 
-from .audio import FULL_SCALE, AudioSource, StreamResampler, describe, to_mono
 from .constants import SAMPLE_RATE
 from .errors import AudioError, AudioTooLong
+from .resample import FULL_SCALE, StreamResampler, to_mono
 
 log = logging.getLogger(__name__)
+
+AudioSource = str | os.PathLike[str] | bytes | bytearray | BinaryIO
+IN_MEMORY_NAME = "<in-memory audio>"
 
 BLOCK_SECONDS = 1.0  # s of audio decoded per block
 HEADER_DURATION_SLACK = 1.0  # s a header's duration may exceed max_duration before the file is refused unread
 _PYAV_SAMPLE_FORMAT = "fltp"  # float32, one plane per channel
 _SOUNDFILE_ERRORS = (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError)
 _DECODE_ERRORS = (OSError, ValueError, EOFError, IndexError)
+
+
+def describe(source: AudioSource) -> str:
+    """How errors name ``source``: its path, a file object's name, or IN_MEMORY_NAME."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, (bytes, bytearray)):
+        return IN_MEMORY_NAME
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else IN_MEMORY_NAME
 
 
 def _av() -> Any:

@@ -52,7 +52,7 @@ def sandbox(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _run(sandbox: Path, extra_env: dict[str, str] | None = None, **fail: int) -> tuple[int, str, list[str]]:
+def _run(sandbox: Path, *, extra_env: dict[str, str] | None = None, **fail: int) -> tuple[int, str, list[str]]:
     log = sandbox / "calls.log"
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "EDGE_ASR_PACKAGING", "EDGE_ASR_CI_DEADLINE")}
     env.update(PATH=f"{sandbox / 'fakebin'}:{env['PATH']}", LOG=str(log), **(extra_env or {}))
@@ -95,7 +95,7 @@ def test_any_failed_stage_fails_the_run_after_the_others_ran(sandbox: Path, fail
 
 def test_the_installers_stage_that_no_longer_fits_ci_s_budget_says_so(sandbox: Path) -> None:
     deadline = str(int(time.time()) + 120)  # 2 min left: the installers need ~25
-    rc, out, calls = _run(sandbox, {"EDGE_ASR_PACKAGING": "1", "EDGE_ASR_CI_DEADLINE": deadline})
+    rc, out, calls = _run(sandbox, extra_env={"EDGE_ASR_PACKAGING": "1", "EDGE_ASR_CI_DEADLINE": deadline})
     assert rc == 0, out
     summary = _summary(out)
     assert summary[-1].startswith("packaging: NOT RUN (") and "left of CI's budget" in summary[-1], summary

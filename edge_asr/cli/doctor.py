@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EdgeAsrError
-from .common import add_engine_args, engine_options
+from ..shell_args import add_engine_args, engine_options
 
 GIB = 1024**3
 BENCH_SECONDS = 10.0  # default budget of the micro-benchmark, all runtimes together
@@ -108,9 +108,9 @@ def _round(tr: Any, bench: BackendBench, clip: Any, mel30: np.ndarray) -> None:
 
 def benchmark(args: argparse.Namespace, backends: list[str]) -> list[BackendBench]:
     from ..constants import N_FRAMES, N_SAMPLES
+    from ..data import demo_clip
     from ..features import log_mel_spectrogram, pad_or_trim_frames
     from ..transcribe import as_samples
-    from .transcribe import demo_clip
 
     clip = demo_clip()
     loaded: list[tuple[Any, BackendBench]] = []

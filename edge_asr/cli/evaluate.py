@@ -9,7 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
-from .common import add_decode_args, add_engine_args, build_progress, engine_options, transcribe_options
+from ..shell_args import add_decode_args, add_engine_args, engine_options, transcribe_options
+from .common import build_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

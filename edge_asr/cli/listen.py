@@ -22,7 +22,8 @@ from ..errors import ConfigError, EdgeAsrError
 from ..live.events import DeviceBack, DeviceLost, Error, Event, Final, Partial
 from ..live.pipeline import LiveOptions
 from ..options import EngineOptions
-from .common import add_decode_args, build_progress, transcribe_options
+from ..shell_args import add_decode_args, transcribe_options
+from .common import build_progress
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_devices(args: argparse.Namespace) -> int:
-    from ..live.sources import list_input_devices
+    from ..live.capture import list_input_devices
 
     devices = list_input_devices()
     if args.json:

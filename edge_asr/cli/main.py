@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..app_setup import human_error, setup_logging
 from ..distribution import missing_module
 from ..errors import EdgeAsrError
 from ..memory import tune_allocator
 from . import bench, config_cmd, daemon, doctor, evaluate, gui, listen, models, transcribe
-from .common import human_error, setup_logging
 
 log = logging.getLogger(__name__)
 

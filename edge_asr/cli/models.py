@@ -58,12 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run_list(args: argparse.Namespace) -> int:
     from ..distribution import frozen_bundle, missing_part
     from ..engine import list_models
-    from ..export.build import cache_root, cache_size
+    from ..export.build import EXPORT_VERSION, cache_root, cache_size
     from ..export.prebuilt import find_prebuilt
 
     print(f"{'model':10s} {'state':13s} {'languages':12s} {'checkpoint':>10s} {'INT8':>9s}  description")
     for m in list_models(args.cache_dir):
-        prebuilt = not m.installed and find_prebuilt(m.name) is not None
+        prebuilt = not m.installed and find_prebuilt(m.name, EXPORT_VERSION) is not None
         state = "prebuilt" if prebuilt else "built" if m.built else "installed" if m.installed else "not installed"
         langs = f"{m.languages} languages" if m.multilingual else "English"
         src = f"{m.source_bytes / MIB:.1f} MiB" if m.source_bytes is not None else "-"

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import logging
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from ..app_setup import human_error
 from ..cues import CueOptions
+from ..data import demo_clip
 from ..errors import EdgeAsrError
 from ..results import Segment
-from .common import add_decode_args, add_engine_args, build_progress, engine_options, human_error, transcribe_options
+from ..shell_args import add_decode_args, add_engine_args, engine_options, transcribe_options
+from .common import build_progress
 
 log = logging.getLogger(__name__)
 ALL_FORMATS = ("txt", "srt", "vtt", "json")
 EXIT_SOME_FAILED = 1
-
-
-def demo_clip() -> Path:
-    return Path(str(importlib.resources.files("edge_asr.data").joinpath("jfk.flac")))
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -15,14 +15,12 @@ from .. import __version__
 from ..errors import ModelError
 from ..weights import WhisperWeights
 from .cache import (
-    CACHE_ENV,
     MANIFEST,
     BuiltModel,
     Files,
     Progress,
     Variant,
     build_dir,
-    cache_root,
     cache_size,
     ensure_built,
     output_table,
@@ -31,6 +29,7 @@ from .cache import (
     staging,
     write_manifest,
 )
+from .paths import CACHE_ENV, cache_root
 from .quantize import QUANT_SETTINGS, quantize_int8
 from .registry import ModelSource, resolve
 
@@ -70,7 +69,7 @@ def _prebuilt_or_raise(src: ModelSource, verify: bool) -> BuiltModel:
     # Installs without the source weights (bundles, the .deb) ship the build itself.
     from .prebuilt import find_prebuilt, verify_prebuilt
 
-    built = find_prebuilt(src.name)
+    built = find_prebuilt(src.name, EXPORT_VERSION)
     if built is None:
         raise ModelError(f"model {src.name!r} is not installed here. {src.install_hint}")
     if verify:

@@ -23,11 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
-from ..constants import APP_NAME
 from ..errors import ModelError
 from ..weights import ModelDims
+from .paths import CACHE_ENV, cache_root
 from .registry import ModelSource, resolve
 
 log = logging.getLogger(__name__)
@@ -39,7 +37,6 @@ WORK_PREFIX = ".build-"  # a build in progress works in <cache>/.build-XXXX, ren
 STALE_WORK = 3600.0  # s after which a work directory is taken for one of a killed build (a build takes ~15 s)
 LEGACY_COPY = "the same build, from when the cache was keyed on the source's path"
 HASH_CHUNK = 1 << 20  # bytes read at a time when hashing
-CACHE_ENV = "EDGE_ASR_CACHE_DIR"
 ONNX_KIND = "onnx"  # the default build; its directories carry no kind infix
 
 Progress = Callable[[str, float], None]
@@ -56,15 +53,6 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(HASH_CHUNK):
             h.update(chunk)
     return h.hexdigest()
-
-
-def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """Explicit directory, else $EDGE_ASR_CACHE_DIR, else the per-user cache (~/.cache/edge-asr/models)."""
-    if cache_dir:
-        return Path(cache_dir)
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    return Path(platformdirs.user_cache_dir(APP_NAME)) / "models"
 
 
 @dataclass(frozen=True)

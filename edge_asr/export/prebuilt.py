@@ -12,7 +12,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from .build import EXPORT_VERSION
 from .cache import MANIFEST, BuiltModel, read_manifest, safe_name
 
 PREBUILT_ENV = "EDGE_ASR_PREBUILT_DIR"  # os.pathsep-separated folders of prebuilt models
@@ -28,12 +27,12 @@ def prebuilt_roots() -> list[Path]:
     return roots
 
 
-def find_prebuilt(name: str) -> BuiltModel | None:
-    """The prebuilt model called ``name`` from this exporter version, or None. Checksums are not checked here."""
+def find_prebuilt(name: str, export_version: int) -> BuiltModel | None:
+    """The prebuilt model called ``name`` from that exporter version, or None. Checksums are not checked here."""
     for root in prebuilt_roots():
         directory = root / safe_name(name)
         manifest = read_manifest(directory)
-        if manifest and manifest.get("name") == name and manifest.get("export_version") == EXPORT_VERSION:
+        if manifest and manifest.get("name") == name and manifest.get("export_version") == export_version:
             return BuiltModel(name, directory, manifest, prebuilt=True)
     return None
 

@@ -61,7 +61,7 @@ def model_files(built: BuiltModel) -> tuple[Path, Path]:
 
 
 def default_calibration() -> list[Path]:
-    from ..cli.transcribe import demo_clip
+    from ..data import demo_clip
 
     return [demo_clip()]
 

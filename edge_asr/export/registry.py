@@ -16,6 +16,7 @@ import platformdirs
 
 from ..constants import APP_NAME
 from ..errors import ModelError
+from .paths import cache_root
 
 log = logging.getLogger(__name__)
 USER_MODELS_FILE = "imported-models.json"
@@ -114,8 +115,6 @@ def _split_packages(name: str, src: dict[str, Any]) -> tuple[Path | None, str]:
         why = "; ".join([*(f"{m} is not installed" for m in missing), *damaged])
         fix = src["install"] if missing else src.get("reinstall", src["install"])
         return None, f"{why}. Fix: {fix}"
-    from .build import cache_root
-
     joined = src.get("joined", {})
     manifest = {**joined, "fix": src.get("reinstall", src["install"])}
     dest = cache_root() / SOURCES_DIR / name

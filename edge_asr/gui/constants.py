@@ -8,6 +8,10 @@ SETTINGS_APP = "edge-asr-gui"
 READY_MARK = "EDGE_ASR_GUI_READY"  # the first event-loop turn after the window shows
 MODEL_MARK = "EDGE_ASR_GUI_MODEL"  # the model is loaded (followed by 1) or failed to load (0)
 
+# Lines `edge-asr gui --print-ready` writes to stdout (mark, Unix time[, model loaded 0/1]) for `edge-asr bench gui`.
+READY_MARK = "EDGE_ASR_GUI_READY"
+MODEL_MARK = "EDGE_ASR_GUI_MODEL"
+
 DEFAULT_WINDOW_SIZE = (1100, 700)  # px, first run
 MIN_WINDOW_SIZE = (800, 480)  # px, a 7" Raspberry Pi touchscreen
 SIDEBAR_WIDTH = 280  # px, the file jobs panel

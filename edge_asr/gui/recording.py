@@ -1,7 +1,7 @@
 """Recording control: start and stop the core's LivePipeline on a microphone, off the GUI thread.
 
 The window only talks to the small :class:`Recorder` interface; :class:`PipelineRecorder` is the one
-implementation, over ``edge_asr.live.pipeline.LivePipeline`` and ``edge_asr.live.sources.MicSource``.
+implementation, over ``edge_asr.live.pipeline.LivePipeline`` and ``edge_asr.live.capture.MicSource``.
 Capture, VAD and decoding all happen in the core; events reach the window through the :class:`EventBridge`.
 """
 
@@ -51,7 +51,7 @@ class Recorder(Protocol):
 def list_input_devices() -> list[Any]:
     """The core's device list (``InputDevice`` records); raises DeviceError when live capture is not installed."""
     try:
-        from ..live.sources import list_input_devices as core_list
+        from ..live.capture import list_input_devices as core_list
 
         return list(core_list())  # PortAudio (sounddevice) is imported on first use, so this may fail too
     except ImportError as exc:
@@ -101,8 +101,8 @@ class PipelineRecorder(QObject):
 
         def open_and_start(_progress: Progress) -> Any:
             try:
+                from ..live.capture import MicSource
                 from ..live.pipeline import LivePipeline
-                from ..live.sources import MicSource
             except ImportError as exc:
                 raise DeviceError(f"Live recording is not available in this installation ({exc}).") from exc
             source = self._source_factory(device) if self._source_factory else MicSource(device or None)

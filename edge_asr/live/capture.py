@@ -11,7 +11,6 @@ the fault stays in the queue, ahead of the fault marker, so it is still transcri
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import queue
 import threading
@@ -25,6 +24,7 @@ import numpy as np
 from ..audio import StreamResampler
 from ..constants import SAMPLE_RATE
 from ..errors import DeviceError
+from .block_queue import BlockQueue, QueueCounters
 from .sources import BLOCK_DURATION, END, QUEUE_DURATION, AudioBlock, EndOfStream, SourceBack, SourceItem, SourceLost
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ def close_stream(stream: Stream, timeout: float = CLOSE_TIMEOUT) -> bool:
     return True
 
 
-class MicSource:
+class MicSource(QueueCounters):
     """A microphone. Construction resolves the device (DeviceError if there is none); start() opens it."""
 
     def __init__(self, device: str | int | None = None, *, stall_timeout: float = STALL_TIMEOUT,
@@ -182,7 +182,8 @@ class MicSource:
         self._rescan = rescan if rescan is not None else (rescan_devices if opener is None else lambda: None)
         self.device = resolve_device(device, self._lister())
         self.stall_timeout, self.backoff_initial, self.backoff_max = stall_timeout, backoff_initial, backoff_max
-        self._q: queue.Queue[Any] = queue.Queue(max(2, round(queue_duration / BLOCK_DURATION)))
+        # (generation, frames, arrival) tuples from the callback, SourceLost/SourceBack markers, stop()'s None
+        self._buffer: BlockQueue[Any] = BlockQueue(max(2, round(queue_duration / BLOCK_DURATION)))
         self._pending: collections.deque[SourceItem] = collections.deque()
         self._rates: dict[int, int] = {}  # stream generation -> its sample rate
         self._generation = 0
@@ -190,8 +191,6 @@ class MicSource:
         self._resampler_gen = -1
         self._stream: Stream | None = None
         self._last_frame = 0.0  # monotonic time of the last callback, written by the audio thread
-        self._drops = 0  # blocks the callback could not queue (written by the audio thread only)
-        self._overruns = 0  # PortAudio input overflows (written by the audio thread only)
         self._stop = threading.Event()
         self._ended = False
         self._watchdog: threading.Thread | None = None
@@ -206,34 +205,19 @@ class MicSource:
         return True
 
     @property
-    def drops(self) -> int:
-        return self._drops
-
-    @property
-    def overruns(self) -> int:
-        return self._overruns
-
-    @property
-    def queue_depth(self) -> int:
-        return self._q.qsize()
-
-    @property
     def samplerate(self) -> int:
         return self._rates.get(self._generation, 0)
 
     # -- the audio thread -----------------------------------------------------------------------------------
     def _make_callback(self, generation: int) -> Callback:
-        q = self._q
+        buffer = self._buffer
 
         def callback(indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
             now = time.monotonic()
             self._last_frame = now
             if status.input_overflow:
-                self._overruns += 1
-            try:
-                q.put_nowait((generation, indata.copy(), now))
-            except queue.Full:
-                self._drops += 1
+                buffer.note_overrun()
+            buffer.offer((generation, indata.copy(), now))
 
         return callback
 
@@ -260,14 +244,13 @@ class MicSource:
             close_stream(self._stream)
             self._stream = None
         self._ended = True
-        with contextlib.suppress(queue.Full):
-            self._q.put_nowait(None)  # wakes a reader blocked in read()
+        self._buffer.try_put(None)  # wakes a reader blocked in read()
 
     # -- the watchdog ---------------------------------------------------------------------------------------
     def _emit(self, item: SourceItem) -> None:
         while not self._stop.is_set():
             try:
-                self._q.put(item, timeout=WATCHDOG_INTERVAL)
+                self._buffer.put(item, timeout=WATCHDOG_INTERVAL)
                 return
             except queue.Full:
                 continue
@@ -329,7 +312,7 @@ class MicSource:
         if self._pending:
             return self._pending.popleft()
         try:
-            item = self._q.get_nowait() if self._ended else self._q.get(timeout=timeout)
+            item = self._buffer.get_nowait() if self._ended else self._buffer.get(timeout=timeout)
         except queue.Empty:
             return END if self._ended else None
         if item is None:  # the wake-up token of stop()

@@ -272,6 +272,6 @@ def make_source(options: LiveOptions, file: str | None = None) -> AudioSource:
         from .sources import FileSource
 
         return FileSource(file, realtime=options.realtime)
-    from .sources import MicSource
+    from .capture import MicSource
 
     return MicSource(options.device)

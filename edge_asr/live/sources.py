@@ -1,4 +1,4 @@
-"""Where live audio comes from: a microphone (PortAudio, see capture.py), a file, or an array in memory.
+"""Where live audio comes from: a file or an array in memory here, a microphone in capture.py (PortAudio).
 
 Every source hands the pipeline the same items, in order, from :meth:`AudioSource.read`: float32 mono 16-kHz
 :class:`AudioBlock` s, :class:`SourceLost` / :class:`SourceBack` when a device fails and comes back, and
@@ -9,7 +9,6 @@ are dropped, counted, when the consumer falls behind).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import queue
@@ -18,16 +17,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from ..audio_stream import open_audio
 from ..constants import SAMPLE_RATE
 from ..errors import AudioError, ConfigError
-
-if TYPE_CHECKING:
-    from .capture import InputDevice, MicSource
+from .block_queue import BlockQueue, QueueCounters
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +83,7 @@ class AudioSource(Protocol):
     def stop(self) -> None: ...
 
 
-class _BlockSource:
+class _BlockSource(QueueCounters):
     """A source over an iterator of 16-kHz blocks, either pulled on demand or paced by a thread."""
 
     def __init__(self, name: str, realtime: bool, block_duration: float, queue_duration: float) -> None:
@@ -94,11 +91,10 @@ class _BlockSource:
             raise ConfigError("block_duration must be positive and smaller than queue_duration")
         self._name, self._realtime = name, realtime
         self.block_samples = round(block_duration * SAMPLE_RATE)
-        self._q: queue.Queue[AudioBlock | EndOfStream] = queue.Queue(max(2, round(queue_duration / block_duration)))
+        self._buffer: BlockQueue[AudioBlock | EndOfStream] = BlockQueue(max(2, round(queue_duration / block_duration)))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._iter: Iterator[np.ndarray] | None = None
-        self._drops = 0
         self._ended = False
         self.started_at = 0.0  # monotonic time of stream position 0 (paced sources)
 
@@ -112,18 +108,6 @@ class _BlockSource:
     @property
     def realtime(self) -> bool:
         return self._realtime
-
-    @property
-    def drops(self) -> int:
-        return self._drops
-
-    @property
-    def overruns(self) -> int:
-        return 0
-
-    @property
-    def queue_depth(self) -> int:
-        return self._q.qsize()
 
     def _fixed_blocks(self) -> Iterator[np.ndarray]:
         """Re-cut the underlying blocks into block_samples pieces (the last may be shorter)."""
@@ -155,16 +139,12 @@ class _BlockSource:
                 # A timed wait on the stop event, not a sleep: stop() ends the pacing at once.
                 if self._stop.wait(max(0.0, due - time.monotonic())):
                     break
-                try:
-                    self._q.put_nowait(AudioBlock(block, time.monotonic()))
-                except queue.Full:
-                    self._drops += 1
+                self._buffer.offer(AudioBlock(block, time.monotonic()))
         except AudioError as exc:
             log.error("%s: %s", self._name, exc)
         finally:
             self._ended = True
-            with contextlib.suppress(queue.Full):  # when full, read() reports END once the queue is empty
-                self._q.put_nowait(END)
+            self._buffer.try_put(END)  # when full, read() reports END once the queue is empty
 
     def read(self, timeout: float | None) -> SourceItem | None:
         if not self._realtime:
@@ -174,8 +154,8 @@ class _BlockSource:
             return END if block is None else AudioBlock(block, time.monotonic())
         try:
             if self._ended:
-                return self._q.get_nowait()
-            return self._q.get(timeout=timeout)
+                return self._buffer.get_nowait()
+            return self._buffer.get(timeout=timeout)
         except queue.Empty:
             return END if self._ended else None
 
@@ -215,22 +195,5 @@ class FileSource(_BlockSource):
         yield from open_audio(self.path).blocks()
 
 
-def list_input_devices() -> list[InputDevice]:
-    """Input devices PortAudio sees: index, name, host API, default rate, channels. Raises DeviceError."""
-    from .capture import list_input_devices as _list
-
-    return _list()
-
-
-def __getattr__(name: str) -> object:
-    # MicSource and InputDevice live in capture.py (PortAudio); imported on first use so that file sources work
-    # without sounddevice installed.
-    if name in ("MicSource", "InputDevice"):
-        from . import capture
-
-        return getattr(capture, name)
-    raise AttributeError(name)
-
-
-__all__ = ["END", "ArraySource", "AudioBlock", "AudioSource", "EndOfStream", "FileSource", "InputDevice",
-           "MicSource", "SourceBack", "SourceItem", "SourceLost", "list_input_devices"]
+__all__ = ["END", "ArraySource", "AudioBlock", "AudioSource", "EndOfStream", "FileSource", "SourceBack", "SourceItem",
+           "SourceLost"]

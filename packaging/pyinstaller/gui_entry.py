@@ -2,8 +2,7 @@
 
 import sys
 
-from edge_asr.cli.common import standalone_main
-from edge_asr.cli.gui import add_arguments, run
+from edge_asr.gui.launch import main
 
 if __name__ == "__main__":
-    sys.exit(standalone_main("edge-asr-gui", "The edge-asr desktop app.", add_arguments, run))
+    sys.exit(main(prog="edge-asr-gui"))

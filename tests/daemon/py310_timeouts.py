@@ -50,9 +50,9 @@ def main() -> int:
     if not simulate_py310_timeouts():
         print("py310_timeouts: cannot simulate Python 3.10's timeout classes on this Python", flush=True)
         return 3
-    from edge_asr.cli.common import setup_logging
-    from edge_asr.cli.daemon import add_arguments, overrides_from_args
+    from edge_asr.app_setup import setup_logging
     from edge_asr.daemon import app
+    from edge_asr.daemon.launch import add_arguments, overrides_from_args
     from edge_asr.daemon.server import run_daemon
 
     app.SSE_KEEPALIVE = SSE_KEEPALIVE

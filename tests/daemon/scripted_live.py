@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from edge_asr.app_setup import setup_logging
 from edge_asr.audio import decode_audio
-from edge_asr.cli.common import setup_logging
-from edge_asr.cli.daemon import add_arguments, overrides_from_args
+from edge_asr.daemon.launch import add_arguments, overrides_from_args
 from edge_asr.daemon.server import run_daemon
 from edge_asr.errors import DeviceError
 from edge_asr.live.events import DeviceBack, DeviceLost, Final, Partial, Stats

@@ -15,9 +15,9 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from edge_asr.cli.daemon import add_arguments, overrides_from_args
 from edge_asr.daemon.config import DaemonConfig
 from edge_asr.daemon.config_file import DOCS, SECTIONS, build_config, load_config, reload_changes, render_toml
+from edge_asr.daemon.launch import add_arguments, overrides_from_args
 from edge_asr.errors import ConfigError
 
 pytestmark = pytest.mark.timeout(60)
