@@ -52,11 +52,11 @@ def sandbox(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _run(sandbox: Path, *, extra_env: dict[str, str] | None = None, **fail: int) -> tuple[int, str, list[str]]:
+def _run(sandbox: Path, fail: dict[str, int] | None = None, extra_env: dict[str, str] | None = None) -> tuple[int, str, list[str]]:
     log = sandbox / "calls.log"
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "EDGE_ASR_PACKAGING", "EDGE_ASR_CI_DEADLINE")}
     env.update(PATH=f"{sandbox / 'fakebin'}:{env['PATH']}", LOG=str(log), **(extra_env or {}))
-    env.update({f"FAIL_{k.upper()}": str(v) for k, v in fail.items()})
+    env.update({f"FAIL_{k.upper()}": str(v) for k, v in (fail or {}).items()})
     proc = subprocess.run(["bash", str(sandbox / "tests" / "run.sh")], cwd=sandbox, env=env, capture_output=True,
                           text=True, timeout=RUN_TIMEOUT_S, check=False)
     return proc.returncode, proc.stdout + proc.stderr, log.read_text().splitlines()
@@ -75,7 +75,7 @@ def test_all_stages_pass(sandbox: Path) -> None:
 
 
 def test_the_xvfb_stage_runs_when_the_first_pytest_stage_fails(sandbox: Path) -> None:
-    rc, out, calls = _run(sandbox, pytest=1)
+    rc, out, calls = _run(sandbox, {"pytest": 1})
     assert rc == 1, out
     assert _summary(out) == ["ruff: passed", "mypy: passed", "pytest: FAILED (exit 1)",
                              "pytest tests/gui on Xvfb: passed"]
@@ -86,7 +86,7 @@ def test_the_xvfb_stage_runs_when_the_first_pytest_stage_fails(sandbox: Path) ->
                                             ({"mypy": 1}, "mypy: FAILED (exit 1)"),
                                             ({"ruff": 1}, "ruff: FAILED (exit 1)")])
 def test_any_failed_stage_fails_the_run_after_the_others_ran(sandbox: Path, fail: dict[str, int], line: str) -> None:
-    rc, out, _ = _run(sandbox, **fail)
+    rc, out, _ = _run(sandbox, fail)
     assert rc == 1, out
     summary = _summary(out)
     assert line in summary and len(summary) == 4, summary
