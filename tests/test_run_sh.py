@@ -52,7 +52,8 @@ def sandbox(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _run(sandbox: Path, fail: dict[str, int] | None = None, extra_env: dict[str, str] | None = None) -> tuple[int, str, list[str]]:
+def _run(sandbox: Path, fail: dict[str, int] | None = None,
+         extra_env: dict[str, str] | None = None) -> tuple[int, str, list[str]]:
     log = sandbox / "calls.log"
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "EDGE_ASR_PACKAGING", "EDGE_ASR_CI_DEADLINE")}
     env.update(PATH=f"{sandbox / 'fakebin'}:{env['PATH']}", LOG=str(log), **(extra_env or {}))
