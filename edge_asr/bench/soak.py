@@ -40,6 +40,7 @@ STREAMS_PER_MINUTE = 2
 SSE_CLIENTS = 2
 SSE_SESSION = (10.0, 40.0)  # s an SSE subscriber stays before it leaves (uniform)
 BURST_EVERY = 300.0  # s between upload bursts
+WS_TRY_AGAIN_LATER = 1013  # WebSocket close code: the server is overloaded, retry later (RFC 6455 registry)
 MAX_QUEUE = 4  # the daemon's queue in the soak: a burst of BURST_SIZE must meet 429s
 BURST_SIZE = 3 * MAX_QUEUE
 SCRAPE_EVERY = 15.0  # s, as a Prometheus scrape
@@ -170,6 +171,19 @@ class Soak:
             self.stats.count("bursts_without_429")
 
     def stream(self) -> None:
+        from websockets.exceptions import ConnectionClosedError
+
+        try:
+            self._stream()
+        except ConnectionClosedError as exc:
+            # 1013 "try again later" is the WebSocket's 429: the transcription queue was full (a burst was being
+            # served), which the daemon must refuse rather than queue without bound.
+            if exc.rcvd is not None and exc.rcvd.code == WS_TRY_AGAIN_LATER:
+                self.stats.count("stream_1013_burst" if self.in_burst.is_set() else "stream_1013_steady")
+            else:
+                raise
+
+    def _stream(self) -> None:
         from websockets.sync.client import connect
 
         from ..audio import decode_audio
