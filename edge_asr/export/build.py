@@ -11,7 +11,6 @@ import shutil
 import time
 from pathlib import Path
 
-from .. import __version__
 from ..errors import ModelError
 from ..weights import WhisperWeights
 from .cache import (
@@ -23,10 +22,10 @@ from .cache import (
     build_dir,
     cache_size,
     ensure_built,
-    output_table,
     read_manifest,
     sha256_file,
     staging,
+    weights_manifest,
     write_manifest,
 )
 from .paths import CACHE_ENV, cache_root
@@ -129,22 +128,8 @@ def build_model(
             (work / f).unlink()
         shutil.copyfile(tok, work / Path(tok).name)
         progress("writing manifest", 0.95)
-        manifest = {
-            "name": src.name,
-            "kind": ONNX_INT8.kind,
-            "edge_asr_version": __version__,
-            "export_version": EXPORT_VERSION,
-            "cache_key": key or cache_key(src, files, ONNX_INT8),
-            "source": {"path": str(src.path), "files": files, "weights_fingerprint": weights.fingerprint()},
-            "dims": weights.dims.to_dict(),
-            "multilingual": weights.dims.is_multilingual,
-            "alignment_heads": [list(h) for h in weights.alignment_heads],
-            "tokenizer": Path(tok).name,
-            "quantization": QUANT_SETTINGS,
-            "files": {"encoder": ENCODER_FILE, "decoder": DECODER_FILE},
-            "outputs": output_table(work, [ENCODER_FILE, DECODER_FILE, Path(tok).name]),
-            "build_seconds": round(time.monotonic() - started, 2),
-        }
+        manifest = weights_manifest(src, weights, ONNX_INT8, key or cache_key(src, files, ONNX_INT8), files, work,
+                                    {"encoder": ENCODER_FILE, "decoder": DECODER_FILE}, Path(tok).name, started)
         write_manifest(work, manifest)
     progress("done", 1.0)
     log.info("built %s in %.1f s -> %s", src.name, time.monotonic() - started, directory)

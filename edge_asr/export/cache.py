@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..errors import ModelError
-from ..weights import ModelDims
+from ..weights import ModelDims, WhisperWeights
 from .paths import CACHE_ENV, cache_root
 from .registry import ModelSource, resolve
 
@@ -373,6 +374,30 @@ def staging(directory: Path, name: str) -> Iterator[Path]:
         if isinstance(exc, OSError):
             raise ModelError(f"cannot write the model cache {directory.parent} ({exc.strerror or exc})") from None
         raise
+
+
+def weights_manifest(
+    src: ModelSource, weights: WhisperWeights, variant: Variant, key: str, files: Files, work: Path,
+    outputs: dict[str, str], tokenizer: str, started: float,
+) -> dict[str, Any]:
+    """The manifest of a build made from ``weights``: what it was made of, and each output's size and checksum.
+    ``outputs`` maps roles (encoder, decoder) to file names in ``work``."""
+    return {
+        "name": src.name,
+        "kind": variant.kind,
+        "edge_asr_version": __version__,
+        "export_version": variant.version,
+        "cache_key": key,
+        "source": {"path": str(src.path), "files": files, "weights_fingerprint": weights.fingerprint()},
+        "dims": weights.dims.to_dict(),
+        "multilingual": weights.dims.is_multilingual,
+        "alignment_heads": [list(h) for h in weights.alignment_heads],
+        "tokenizer": tokenizer,
+        "quantization": variant.settings,
+        "files": dict(outputs),
+        "outputs": output_table(work, [*outputs.values(), tokenizer]),
+        "build_seconds": round(time.monotonic() - started, 2),
+    }
 
 
 def write_manifest(work: Path, manifest: dict[str, Any]) -> None:

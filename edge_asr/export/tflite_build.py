@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..errors import ModelError
 from .cache import (
     BuiltModel,
@@ -21,8 +20,8 @@ from .cache import (
     Progress,
     Variant,
     ensure_built,
-    output_table,
     staging,
+    weights_manifest,
     write_manifest,
 )
 from .registry import ModelSource
@@ -79,23 +78,9 @@ def build_litert_model(src: ModelSource, directory: Path, key: str, files: Files
         (work / DECODER_FILE).write_bytes(build_decoder(weights))
         shutil.copyfile(tok, work / Path(tok).name)
         progress("writing manifest", 0.95)
-        manifest = {
-            "name": src.name,
-            "kind": LITERT_INT8.kind,
-            "backend": "litert",
-            "edge_asr_version": __version__,
-            "export_version": LITERT_EXPORT_VERSION,
-            "cache_key": key,
-            "source": {"path": str(src.path), "files": files, "weights_fingerprint": weights.fingerprint()},
-            "dims": weights.dims.to_dict(),
-            "multilingual": weights.dims.is_multilingual,
-            "alignment_heads": [list(h) for h in weights.alignment_heads],
-            "tokenizer": Path(tok).name,
-            "quantization": LITERT_QUANT,
-            "files": {"encoder": ENCODER_FILE, "decoder": DECODER_FILE},
-            "outputs": output_table(work, [ENCODER_FILE, DECODER_FILE, Path(tok).name]),
-            "build_seconds": round(time.monotonic() - started, 2),
-        }
+        manifest = weights_manifest(src, weights, LITERT_INT8, key, files, work,
+                                    {"encoder": ENCODER_FILE, "decoder": DECODER_FILE}, Path(tok).name, started)
+        manifest["backend"] = "litert"
         write_manifest(work, manifest)
     progress("done", 1.0)
     log.info("built LiteRT %s in %.1f s -> %s", src.name, time.monotonic() - started, directory)
