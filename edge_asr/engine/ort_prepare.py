@@ -114,8 +114,12 @@ def prepared_models(built: Any, ort: Any, fused_attention: bool = False) -> tupl
     sources = {p.name: outputs.get(p.name, {}).get("sha256", "") for p in (built.encoder, built.decoder)}
     if not all(sources.values()) or not hasattr(ort, "__version__"):
         return None
-    directory = built.directory / "ort" / machine_key(ort.__version__, fused_attention)
+    directory = built.derived_dir / "ort" / machine_key(ort.__version__, fused_attention)
     if not _valid(directory, sources):
+        try:
+            import onnx  # noqa: F401  (preparing needs it; a bundle ships no builder and loads the built files)
+        except ImportError:
+            return None
         try:
             directory.parent.mkdir(parents=True, exist_ok=True)
             work = Path(tempfile.mkdtemp(prefix=".prepare-", dir=directory.parent))

@@ -38,6 +38,7 @@ WORK_PREFIX = ".build-"  # a build in progress works in <cache>/.build-XXXX, ren
 STALE_WORK = 3600.0  # s after which a work directory is taken for one of a killed build (a build takes ~15 s)
 LEGACY_COPY = "the same build, from when the cache was keyed on the source's path"
 HASH_CHUNK = 1 << 20  # bytes read at a time when hashing
+DERIVED = ".derived"  # in the cache root: run-time files made from prebuilt models (never pruned as builds)
 ONNX_KIND = "onnx"  # the default build; its directories carry no kind infix
 
 Progress = Callable[[str, float], None]
@@ -160,6 +161,16 @@ class BuiltModel:
     @property
     def tokenizer(self) -> Path:
         return self.directory / self.manifest["tokenizer"]
+
+    @property
+    def derived_dir(self) -> Path:
+        """Where files made from this build at run time go (prepared runtime copies, the token table): the build's
+        own directory; for a prebuilt model, which its package owns (read-only, removed by the package manager),
+        a folder of the user's cache named by the build's checksums."""
+        if not self.prebuilt:
+            return self.directory
+        digest = hashlib.sha256(json.dumps(self.manifest["outputs"], sort_keys=True).encode()).hexdigest()
+        return cache_root() / DERIVED / f"{safe_name(self.name)}-{digest[:KEY_LENGTH]}"
 
     @property
     def size_bytes(self) -> int:

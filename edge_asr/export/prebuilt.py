@@ -50,4 +50,10 @@ def write_prebuilt(built: BuiltModel, root: Path) -> Path:
     target.mkdir(parents=True)
     for fname in [*built.manifest["outputs"], MANIFEST]:
         shutil.copyfile(built.directory / fname, target / fname)
+    # The compact token table ships with the model, so an installed copy writes nothing at run time (its folder
+    # belongs to the package: root-owned, and removed with it).
+    from ..tokenizer import load_tokenizer
+
+    dims = built.dims
+    load_tokenizer(target / built.tokenizer.name, dims.n_vocab, dims.num_languages, table_dir=target)
     return target
