@@ -60,6 +60,9 @@ TOKEN_MARGIN = 10  # tokens on top, for very short utterances
 CARRY_MAX_GAP = 3.0  # s of silence across which a carried utterance still joins the next
 CARRY_MAX_AUDIO = 10.0  # s of audio a chain of carried utterances may reach; past it, the unsure text is dropped
 CARRY_REASONS = frozenset({"low confidence", "too little speech"})
+# Whether an utterance is carried is known only once its final is decoded, and under load that can be after the
+# next utterance's decode was queued: a final therefore takes the carry when its decode starts (the decoder runs
+# finals in stream order), never when it is queued (see _take_carry).
 CurrentAudio = Callable[[], "tuple[np.ndarray, float] | None"]  # the utterance so far and its start (s)
 
 
@@ -82,6 +85,7 @@ class Job:
     confirmed: bool = False  # finals: the VAD has ended the utterance (else speculative)
     vad_end_at: float = 0.0  # monotonic time the VAD ended it
     carry: Utterance | None = None  # the carried utterance the audio starts with
+    speech_start: float = 0.0  # s, the VAD onset of the utterance (without the carry)
     early: Utterance | None = None  # speculative finals: the utterance if it ends at this pause (carry included)
     paused_at: float = 0.0  # monotonic time of that pause
     published: bool = False  # published early, before the VAD confirmed the end
@@ -133,9 +137,6 @@ class StreamingDecoder:
     def on_event(self, ev: SegmenterEvent, arrival: float, current: CurrentAudio) -> None:
         if isinstance(ev, Onset):
             with self._cv:
-                if self._carry is not None and ev.speech_start - self._carry.speech_end > CARRY_MAX_GAP:
-                    log.debug("dropped the carried utterance at %.2f s: no speech followed", self._carry.start)
-                    self._carry = None
                 self._speech_start = ev.speech_start
                 self._utt_id += 1
                 self._open_utt = self._utt_id
@@ -145,12 +146,10 @@ class StreamingDecoder:
         elif isinstance(ev, Pause):
             held = current() if self.speculative else None
             if held is not None:
-                audio, start, carry = self._joined(*held)
+                audio, start = held
                 early = ev.utterance if self.early_finals else None
-                if early is not None and carry is not None:
-                    early = _merge_utterances(carry, early)
-                self._submit_final(Job("final", self._utt_id, audio, start, end=ev.end, carry=carry, early=early,
-                                       paused_at=arrival))
+                self._submit_final(Job("final", self._utt_id, audio, start, end=ev.end, early=early,
+                                       paused_at=arrival, speech_start=self._speech_start))
         elif isinstance(ev, Resume):
             self._cancel_speculation()
         elif isinstance(ev, End):
@@ -201,14 +200,14 @@ class StreamingDecoder:
                 self._agreement = LocalAgreement()
                 self._last_partial_at = -1.0
                 self._shown = False
-            carry = self._carry
-            merged = _merge_utterances(carry, utt) if carry is not None else utt
+            # The speculative decode is reused whatever the carry: it takes the carry when it starts (_take_carry)
             reuse = (spec is not None and not spec.cancelled and not spec.failed and spec.utt_id == ended
-                     and abs(spec.end - utt.end) < 1e-6 and spec.carry is carry)
+                     and abs(spec.end - utt.end) < 1e-6)
             if spec is not None and reuse and spec.published:  # its final is out already (early)
                 self._carry = None
                 self._early = None
             elif spec is not None and reuse:
+                merged = _merge_utterances(spec.carry, utt) if spec.carry is not None else utt
                 spec.utterance, spec.vad_end_at = merged, arrival
                 if spec.done:  # decoded already: judge it with the VAD's figures and publish
                     self._publish_final(self._make_final(spec, spec.segments), arrival, spec)
@@ -217,19 +216,41 @@ class StreamingDecoder:
             else:
                 if spec is not None:
                     spec.cancelled = True
-                self._finals.append(Job("final", ended, merged.audio, merged.start, merged, utt.end, True, arrival,
-                                        carry))
+                self._finals.append(Job("final", ended, utt.audio, utt.start, utt, utt.end, True, arrival,
+                                        speech_start=utt.speech_start))
                 self._cv.notify_all()
         if self.synchronous:
             self.wait_idle()
 
     def _joined(self, audio: np.ndarray, start: float) -> tuple[np.ndarray, float, Utterance | None]:
-        """The audio of a decode with the carried utterance (if any) in front, the real gap between as zeros."""
+        """A partial's audio with the carried utterance (if any, and near enough) in front, the gap as zeros. A
+        preview only: whether the carry is still waiting, and where, is decided by the finals (_take_carry)."""
         carry = self._carry
-        if carry is None:
+        if carry is None or carry.end > start or self._speech_start - carry.speech_end > CARRY_MAX_GAP:
             return audio, start, None
         gap = np.zeros(max(0, round((start - carry.end) * SAMPLE_RATE)), dtype=np.float32)
         return np.concatenate([carry.audio, gap, audio]), carry.start, carry
+
+    def _take_carry(self, job: Job) -> None:
+        """Put the carried utterance in front of a final about to be decoded (called with the lock held).
+
+        Finals decode one at a time in stream order, so the carry is the one the previous final left; taken when
+        the job was queued instead, it could be one that a final still waiting would leave, and that final's
+        success would then clear a carry nobody had decoded (JFK's "ask not" vanished under load that way)."""
+        carry = self._carry
+        if job.carry is not None or carry is None or carry.end > job.start:
+            return
+        if job.speech_start - carry.speech_end > CARRY_MAX_GAP:
+            log.debug("dropped the carried utterance at %.2f s: no speech followed", carry.start)
+            self._carry = None
+            return
+        gap = np.zeros(max(0, round((job.start - carry.end) * SAMPLE_RATE)), dtype=np.float32)
+        job.audio = np.concatenate([carry.audio, gap, job.audio])
+        job.start, job.carry = carry.start, carry
+        if job.utterance is not None:
+            job.utterance = _merge_utterances(carry, job.utterance)
+        if job.early is not None:
+            job.early = _merge_utterances(carry, job.early)
 
     def _submit_final(self, job: Job) -> None:
         with self._cv:
@@ -333,6 +354,10 @@ class StreamingDecoder:
                 self._partial_utt = job.utt_id
                 self.publish(Partial(shown, stable, round(job.start, 3), round(job.end, 3)))
             return
+        with self._cv:
+            if job.cancelled:
+                return
+            self._take_carry(job)
         try:
             segs = self._decode(job, self.final_options)
         except Exception:

@@ -86,6 +86,14 @@ def test_a_text_that_is_mostly_loop_is_dropped(guard) -> None:
     assert guard.rejected["repetition loop"] == 1
 
 
+def test_a_sentence_said_once_and_looped_keeps_its_copy(guard) -> None:
+    """tiny.en on jfk.flac's first utterance at some window alignments (the figures of that decode)."""
+    text = " And so my fellow Americans. And so my fellow Americans. And so my fellow Americans."
+    v = guard.check(text, avg_logprob=-0.24, no_speech_prob=0.03, compression=compression_ratio(text),
+                    speech_seconds=1.12, speech_span=1.79)
+    assert v.ok and v.text == "And so my fellow Americans." and v.reason and "repetition" in v.reason
+
+
 def test_a_loop_tail_is_cut_and_reported(guard) -> None:
     v = guard.check(" We went home after a long day at the office and then and then and then and then.", **SURE,
                     speech_seconds=4.0)
