@@ -206,7 +206,7 @@ class LivePipeline:
                 self.source.stop()
             except Exception:
                 log.exception("stopping the audio source failed")
-            self._decoder.close()
+            self._decoder.close(stopped=self._stop.is_set())
             self._events.put(_SENTINEL)
             if self._dispatcher is not None:
                 self._dispatcher.join()

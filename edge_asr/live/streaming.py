@@ -125,6 +125,11 @@ class StreamingDecoder:
         self._partial_utt = -1  # the utterance the last published partial belongs to
         self._speculation: Job | None = None
         self._carry: Utterance | None = None  # an unsure utterance waiting to be decoded again with the next
+        # The final the carried utterance gives on its own, published if capture is stopped (Ctrl-C, Stop, the
+        # daemon stopping) before a next utterance could take it: the speaker was cut off, so their words are
+        # shown rather than lost. A stream that ends by itself leaves an unsure fragment to the guard.
+        self._carry_final: tuple[Final, Job] | None = None
+        self._release_on_close = False
         self._final_count = 0
         self.decode_seconds = 0.0  # total, for the real-time factor
         self.audio_seconds = 0.0
@@ -204,7 +209,7 @@ class StreamingDecoder:
             reuse = (spec is not None and not spec.cancelled and not spec.failed and spec.utt_id == ended
                      and abs(spec.end - utt.end) < 1e-6)
             if spec is not None and reuse and spec.published:  # its final is out already (early)
-                self._carry = None
+                self._carry = self._carry_final = None
                 self._early = None
             elif spec is not None and reuse:
                 merged = _merge_utterances(spec.carry, utt) if spec.carry is not None else utt
@@ -241,9 +246,11 @@ class StreamingDecoder:
         if job.carry is not None or carry is None or carry.end > job.start:
             return
         if job.speech_start - carry.speech_end > CARRY_MAX_GAP:
+            # Unsure and alone: as the guard would have it (non-English speech into tiny.en ends here).
             log.debug("dropped the carried utterance at %.2f s: no speech followed", carry.start)
-            self._carry = None
+            self._carry = self._carry_final = None
             return
+        self._carry_final = None  # decoded again with this job: its words are in this final
         gap = np.zeros(max(0, round((job.start - carry.end) * SAMPLE_RATE)), dtype=np.float32)
         job.audio = np.concatenate([carry.audio, gap, job.audio])
         job.start, job.carry = carry.start, carry
@@ -251,6 +258,14 @@ class StreamingDecoder:
             job.utterance = _merge_utterances(carry, job.utterance)
         if job.early is not None:
             job.early = _merge_utterances(carry, job.early)
+
+    def _release_carry(self, why: str) -> None:
+        """Publish the carried utterance as it decoded alone, since nothing will be decoded with it (lock held)."""
+        carried, self._carry, self._carry_final = self._carry_final, None, None
+        if carried is not None:
+            final, job = carried
+            log.debug("publishing the carried utterance at %.2f s on its own: %s", job.start, why)
+            self._publish_final(final, time.monotonic(), job)
 
     def _submit_final(self, job: Job) -> None:
         with self._cv:
@@ -281,11 +296,13 @@ class StreamingDecoder:
     def busy(self) -> bool:
         return self._running is not None
 
-    def close(self, timeout: float | None = None) -> bool:
-        """Finish the waiting finals (partials are dropped), then stop the thread."""
+    def close(self, timeout: float | None = None, stopped: bool = False) -> bool:
+        """Finish the waiting finals (partials are dropped), then stop the thread. ``stopped``: capture was
+        stopped on request, cutting the speaker off (a carried utterance is then published as it is)."""
         with self._cv:
             self._partial = None
             self._closing = True
+            self._release_on_close = stopped
             self._cv.notify_all()
         self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -307,6 +324,14 @@ class StreamingDecoder:
                 return job
 
     def _work(self) -> None:
+        try:
+            self._work_loop()
+        finally:
+            with self._cv:  # capture was stopped: a carried utterance has no next one to join
+                if self._release_on_close:
+                    self._release_carry("capture was stopped")
+
+    def _work_loop(self) -> None:
         while (job := self._next()) is not None:
             try:
                 self._run(job)
@@ -396,8 +421,14 @@ class StreamingDecoder:
             if carry:
                 log.debug("carrying %r (%.2f-%.2f s) into the next utterance", text, job.start, job.end)
             self._carry = utt if carry else None
+            alone = self._final_of(job, segs, utt, text.strip()) if carry else None
+            self._carry_final = (alone, job) if alone is not None else None
         if verdict is None or not ok:
             return None
+        return self._final_of(job, segs, utt, verdict.text)
+
+    def _final_of(self, job: Job, segs: list[Segment], utt: Utterance | None, text: str) -> Final:
+        _, logprob, no_speech, ratio = _merge(segs)
         start = utt.speech_start if utt is not None else job.start
         end = utt.speech_end if utt is not None else job.end
         words = None
@@ -405,7 +436,7 @@ class StreamingDecoder:
             words = tuple(Word(round(job.start + w.start, 3), round(job.start + w.end, 3), w.word, w.probability)
                           for s in segs for w in (s.words or ()))
         tokens = tuple(t for s in segs for t in s.tokens)
-        segment = Segment(0, round(start, 3), round(max(end, start), 3), " " + verdict.text, tokens, logprob, ratio,
+        segment = Segment(0, round(start, 3), round(max(end, start), 3), " " + text, tokens, logprob, ratio,
                           no_speech, max((s.temperature for s in segs), default=0.0), words)
         return Final(segment)
 

@@ -39,6 +39,7 @@ HOLD_FROM = 4.5
 HOLD_UNTIL = 8.9
 JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 LIVE_WER_BAR = 0.1
+STOP_AT = 6.2  # s of the paced stream: inside "what your country can do for you" (5.4-7.6 s)
 
 
 class HeldTranscriber:
@@ -134,3 +135,21 @@ def _clip(path: Any) -> np.ndarray:
     from edge_asr.audio import decode_audio
 
     return decode_audio(path)
+
+
+def test_an_unsure_utterance_cut_off_by_stop_is_published_not_dropped(transcriber, jfk_path, clip_audio) -> None:
+    # Capture is stopped (Ctrl-C, Stop, the daemon stopping) 0.8 s into "what your country can do for you": the
+    # fragment decodes too unsurely to publish alone and is carried, but no next utterance will take it.
+    clip = clip_audio(str(jfk_path))
+    source = ArraySource(np.concatenate([clip, np.zeros(round(TAIL * SAMPLE_RATE), np.float32)]), realtime=True)
+    events: list[Event] = []
+    pipeline = LivePipeline(transcriber, source, LiveOptions(partials=False))
+    pipeline.subscribe(events.append)
+    pipeline.start()
+    threading.Event().wait(STOP_AT)  # the paced source: stream time is wall time (a timed wait, no polling)
+    pipeline.stop(RUN_TIMEOUT)
+    assert pipeline.wait(RUN_TIMEOUT)
+    texts = [e.segment for e in events if isinstance(e, Final)]
+    assert texts and "americans" in texts[0].text.lower(), texts
+    last = texts[-1]
+    assert 5.0 < last.start < last.end <= STOP_AT + 0.3 and last.text.strip(), texts  # the cut fragment
