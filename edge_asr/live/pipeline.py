@@ -148,6 +148,11 @@ class LivePipeline:
         if not self._done.wait(timeout):
             log.warning("the live pipeline did not finish within %.1f s", timeout)
 
+    @property
+    def running(self) -> bool:
+        """Started and not yet finished: its worker may still be using the VAD model and the transcriber."""
+        return self._started and not self._done.is_set()
+
     def wait(self, timeout: float | None = None) -> bool:
         """True once the source has ended (or stop() finished) and every event has been handed out."""
         return self._done.wait(timeout)
