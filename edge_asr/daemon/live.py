@@ -26,7 +26,6 @@ from .journal import Journal
 from .metrics import Metrics
 
 if TYPE_CHECKING:
-    from ..live.pipeline import LivePipeline
     from ..live.vad import SpeechModel
 
 log = logging.getLogger(__name__)
@@ -51,48 +50,27 @@ PipelineFactory = Callable[[Transcriber, LiveConfig, "TranscribeOptions | None"]
 
 class MicPipelines:
     """The daemon's pipeline factory: the shared live pipeline on the configured microphone (or a file played as
-    one), all of them on one Silero VAD session.
-
-    The daemon starts a pipeline on every reload that touches live settings and on every retry after a lost mic.
-    Building an ONNX Runtime session and dropping it again left a few MB of freed small blocks in glibc's heap each
-    time, never returned: 20 reloads grew the daemon by 80 MB (malloc_trim gave it all back), a soak with a SIGHUP a
-    minute climbed from 224 to 333 MiB. One session, reset between pipelines, keeps RSS flat. A pipeline that did
-    not stop in time may still use it, so the next one then gets a fresh session of its own.
-    """
+    one). One instance lives as long as the daemon, so every pipeline (a new one on each reload that touches live
+    settings and on each retry after a lost mic) runs on one Silero VAD session (see SharedVadPipelines: one
+    session per pipeline grew a soak with a SIGHUP a minute from 224 to 333 MiB)."""
 
     def __init__(self, vad_factory: Callable[[], SpeechModel] | None = None) -> None:
-        self._vad_factory = vad_factory
-        self._vad: SpeechModel | None = None
-        self._holder: LivePipeline | None = None  # the pipeline lent self._vad last
+        from ..live.pipeline import SharedVadPipelines
+
+        self._pipelines = SharedVadPipelines(vad_factory)
 
     def __call__(self, transcriber: Transcriber, config: LiveConfig,
                  transcribe_options: TranscribeOptions | None) -> Pipeline:
         """Raises DeviceError when no input device can be opened, AudioError for an unreadable file, ConfigError
         for bad live settings."""
-        from ..live.pipeline import LiveOptions, LivePipeline, make_source
+        from ..live.pipeline import LiveOptions, make_source
 
         options = LiveOptions(device=parse_device(config.device), realtime=True,
                               partial_interval=config.partial_interval, vad_threshold=config.vad_threshold,
                               min_silence=config.min_silence)
         source = make_source(options, config.file)
-        if self._holder is not None and self._holder.running:
-            log.warning("live: the previous pipeline is still running; the new one gets a VAD session of its own")
-            return LivePipeline(transcriber, source, options, transcribe_options,  # type: ignore[return-value]
-                                vad_model=self._new_vad())
-        if self._vad is None:
-            self._vad = self._new_vad()
-        else:
-            self._vad.reset()
-        pipeline = LivePipeline(transcriber, source, options, transcribe_options, vad_model=self._vad)
-        self._holder = pipeline
-        return pipeline  # type: ignore[return-value]
-
-    def _new_vad(self) -> SpeechModel:
-        if self._vad_factory is not None:
-            return self._vad_factory()
-        from ..live.vad import SileroModel
-
-        return SileroModel()
+        return self._pipelines.pipeline(transcriber, source, options,  # type: ignore[return-value]
+                                        transcribe_options)
 
 
 def parse_device(device: str | None) -> str | int | None:
