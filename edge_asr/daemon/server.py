@@ -28,7 +28,7 @@ from .config import DaemonConfig, is_loopback
 from .config_file import changed_keys, load_config, reload_changes
 from .http_limits import limited_protocol
 from .journal import Journal
-from .live import EventHub, LiveManager, PipelineFactory, mic_pipeline
+from .live import EventHub, LiveManager, MicPipelines, PipelineFactory
 from .metrics import Metrics
 from .scheduler import MAX_QUEUED_AUDIO, ScheduledTranscriber, Scheduler
 
@@ -83,11 +83,12 @@ def _apply_log_level(level: str) -> None:
 class Daemon:
     def __init__(self, config_path: str | None, overrides: Mapping[str, Mapping[str, Any]],
                  loader: TranscriberLoader = load_real_transcriber,
-                 live_factory: PipelineFactory = mic_pipeline) -> None:
+                 live_factory: PipelineFactory | None = None) -> None:
         self.config_path, self.overrides = config_path, overrides
         loaded = load_config(config_path, overrides)
         self.source: Path | None = loaded.path
-        self.loader, self.live_factory = loader, live_factory
+        # one factory for the daemon's lifetime: every LiveManager (one per reload) shares its VAD session
+        self.loader, self.live_factory = loader, live_factory or MicPipelines()
         config = loaded.config
         self.state = DaemonState(config, Metrics(), config.server.resolved_token())
         self.journal: Journal | None = None
@@ -351,7 +352,7 @@ class Daemon:
 
 
 def run_daemon(config_path: str | None, overrides: Mapping[str, Mapping[str, Any]] | None = None,
-               loader: TranscriberLoader = load_real_transcriber, live_factory: PipelineFactory = mic_pipeline) -> int:
+               loader: TranscriberLoader = load_real_transcriber, live_factory: PipelineFactory | None = None) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code."""
     if os.environ.get("JOURNAL_STREAM"):
         service.log_to_journal()

@@ -70,6 +70,7 @@ class PipelineRecorder(QObject):
         # The GUI benchmark replays a file through the same pipeline with a FileSource instead.
         self._source_factory = source_factory
         self._pipeline: Any = None
+        self._pipelines: Any = None  # a SharedVadPipelines: one VAD session for every recording (imported late)
         self._opened: Any = None  # set on the start job's thread, so shutdown can stop a pipeline not yet handed over
         self._state = RecState.IDLE
         self._job: Job | None = None
@@ -102,11 +103,13 @@ class PipelineRecorder(QObject):
         def open_and_start(_progress: Progress) -> Any:
             try:
                 from ..live.capture import MicSource
-                from ..live.pipeline import LivePipeline
+                from ..live.pipeline import SharedVadPipelines
             except ImportError as exc:
                 raise DeviceError(f"Live recording is not available in this installation ({exc}).") from exc
             source = self._source_factory(device) if self._source_factory else MicSource(device or None)
-            pipeline = LivePipeline(transcriber, source, transcribe_options=options)
+            if self._pipelines is None:
+                self._pipelines = SharedVadPipelines()
+            pipeline = self._pipelines.pipeline(transcriber, source, transcribe_options=options)
             bridge.attach(pipeline.subscribe)  # before start: the first events must not be missed
             try:
                 pipeline.start()

@@ -138,3 +138,53 @@ def test_sigterm_during_a_burst_of_sighups_starts_no_pipeline_after_stopping(sta
     ignored = next((i for i, line in enumerate(lines) if "SIGHUP ignored" in line), len(lines))
     late = [line for line in lines[ignored:] if "live: capturing" in line]
     assert not late, f"a live pipeline was started after SIGTERM:\n{d.log()}"
+
+
+RELOADS = 12  # live restarts one after another; each once grew the heap by ~4 MB (one Silero session per pipeline)
+RELOAD_WAIT = 30.0  # s for one reload and its new pipeline
+RELOAD_GROWTH_MB = 16.0  # anonymous memory 12 restarts may add (measured +4 MB for 20 once fixed; +48 MB before)
+
+
+def _anon_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no RssAnon in /proc/PID/status")
+
+
+def _fds(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+def test_live_restarts_on_reload_leave_memory_fds_and_threads_flat(start_daemon, tmp_path, jfk_path) -> None:
+    clip = decode_audio(jfk_path)
+    noise = (np.random.default_rng(0).standard_normal(int(GAP * SR)) * NOISE).astype(np.float32)
+    session = tmp_path / "session.wav"
+    sf.write(session, np.concatenate([clip, noise] * 12), SR, subtype="PCM_16")  # speech for every restart
+    cfg = tmp_path / "config.toml"
+
+    def write(interval: float) -> None:
+        cfg.write_text(f'[live]\nfile = "{session}"\npartial_interval = {interval}\nretry_initial = 60.0\n'
+                       f'retry_max = 60.0\n')
+
+    def restart(i: int, mark: int) -> int:
+        write(round(0.5 + 0.05 * (i % 2 + 1), 2))  # a live setting changes: the pipeline restarts
+        d.send_signal(signal.SIGHUP)
+        mark = d.wait_count("reloaded the configuration", 1, RELOAD_WAIT, mark)
+        return d.wait_count("live: capturing from", 1, RELOAD_WAIT, mark)
+
+    write(0.5)
+    d = start_daemon("--config", str(cfg), live=True)
+    mark = d.wait_count("live: capturing from", 1, 30)
+    d.wait_for(r"live \[", 40, mark)  # warm: the first final has been decoded
+    mark = restart(-1, len(d.lines))  # the first restart allocates what every later one reuses
+    anon, fds, threads = _anon_mb(d.proc.pid), _fds(d.proc.pid), _threads(d.proc.pid)
+    for i in range(RELOADS):
+        mark = restart(i, mark)
+    time.sleep(2.0)  # the last pipeline's threads have started
+    grown = _anon_mb(d.proc.pid) - anon
+    fds_after, threads_after = _fds(d.proc.pid), _threads(d.proc.pid)
+    assert d.stop() == 0, d.log()
+    assert grown < RELOAD_GROWTH_MB, f"{RELOADS} live restarts grew anonymous memory by {grown:.1f} MB"
+    assert fds_after <= fds + 2, f"fds {fds} -> {fds_after} after {RELOADS} restarts"
+    assert threads_after <= threads + THREAD_SLACK, f"threads {threads} -> {threads_after} after {RELOADS} restarts"

@@ -174,3 +174,27 @@ def test_a_slow_subscriber_loses_no_final(transcriber, en_dev, clip_audio, monke
     assert pipeline.dropped_events > 0, "the test did not overflow the dispatch queue"
     assert [f.segment.text for f in finals(events)] == fast
     assert len(fast) >= len(rows) - 1
+
+
+def test_a_vad_model_lent_again_after_a_cut_off_utterance_hears_what_a_fresh_one_hears(transcriber, jfk_path,
+                                                                                      clip_audio) -> None:
+    """The daemon and the desktop app run pipeline after pipeline on one Silero session (SharedVadPipelines: a
+    session per pipeline grew the daemon ~4 MB a restart). A pipeline stopped mid-word leaves the model's state in
+    speech; the next one must still get the finals a fresh model gives."""
+    from edge_asr.live.pipeline import SharedVadPipelines
+
+    audio = clip_audio(str(jfk_path))
+    fresh = text_of(run_pipeline(transcriber, ArraySource(audio)))
+    shared = SharedVadPipelines()
+
+    def run(samples: np.ndarray) -> str:
+        events: list = []
+        pipeline = shared.pipeline(transcriber, ArraySource(samples), LiveOptions())
+        pipeline.subscribe(events.append)
+        pipeline.start()
+        assert pipeline.wait(120), "the pipeline did not finish"
+        pipeline.stop()
+        return text_of(events)
+
+    run(audio[: int(5.5 * RATE)])  # ends inside "ask not"
+    assert fresh and run(audio) == fresh
