@@ -23,6 +23,7 @@ echo "$(basename "$0") $*" >> "$LOG"
 case "$*" in
   *"-m pip"*) exit 0 ;;
   *"tests/gui"*) exit "${FAIL_GUI:-0}" ;;
+  *"-m slow"*) exit "${FAIL_SLOW:-0}" ;;
   *"-m pytest"*) exit "${FAIL_PYTEST:-0}" ;;
   *"check edge_asr"*) exit "${FAIL_RUFF:-0}" ;;
   *"edge_asr tests"*) exit "${FAIL_MYPY:-0}" ;;
@@ -70,7 +71,9 @@ def _summary(out: str) -> list[str]:
 def test_all_stages_pass(sandbox: Path) -> None:
     rc, out, calls = _run(sandbox)
     assert rc == 0, out
-    assert _summary(out) == ["ruff: passed", "mypy: passed", "pytest: passed", "pytest tests/gui on Xvfb: passed"]
+    assert _summary(out) == ["ruff: passed", "mypy: passed", "pytest: passed", "pytest slow tier: passed",
+                             "pytest tests/gui on Xvfb: passed"]
+    assert any("-m not slow" in c for c in calls) and any(c.endswith("-m slow") for c in calls)
     assert "mypy edge_asr tests" in calls
     assert any(c.startswith("xvfb-run -a env QT_QPA_PLATFORM=xcb") for c in calls)
 
@@ -78,19 +81,20 @@ def test_all_stages_pass(sandbox: Path) -> None:
 def test_the_xvfb_stage_runs_when_the_first_pytest_stage_fails(sandbox: Path) -> None:
     rc, out, calls = _run(sandbox, {"pytest": 1})
     assert rc == 1, out
-    assert _summary(out) == ["ruff: passed", "mypy: passed", "pytest: FAILED (exit 1)",
+    assert _summary(out) == ["ruff: passed", "mypy: passed", "pytest: FAILED (exit 1)", "pytest slow tier: passed",
                              "pytest tests/gui on Xvfb: passed"]
     assert any("-m pytest -q -p no:cacheprovider tests/gui" in c for c in calls)
 
 
 @pytest.mark.parametrize(("fail", "line"), [({"gui": 2}, "pytest tests/gui on Xvfb: FAILED (exit 2)"),
                                             ({"mypy": 1}, "mypy: FAILED (exit 1)"),
+                                            ({"slow": 3}, "pytest slow tier: FAILED (exit 3)"),
                                             ({"ruff": 1}, "ruff: FAILED (exit 1)")])
 def test_any_failed_stage_fails_the_run_after_the_others_ran(sandbox: Path, fail: dict[str, int], line: str) -> None:
     rc, out, _ = _run(sandbox, fail)
     assert rc == 1, out
     summary = _summary(out)
-    assert line in summary and len(summary) == 4, summary
+    assert line in summary and len(summary) == 5, summary
     assert sum("FAILED" in s for s in summary) == 1, summary
 
 

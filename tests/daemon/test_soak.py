@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]  # tests/run.sh runs it as its own tier
 
 ROOT = Path(__file__).resolve().parents[2]
 MINUTES = 2.0
