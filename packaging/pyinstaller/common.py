@@ -96,7 +96,10 @@ def prebuilt_datas() -> list[tuple[str, str]]:
     out = []
     for manifest in sorted(Path(src).glob("*/manifest.json")):
         model = manifest.parent
+        # The outputs and the manifest, and the token table write_prebuilt adds (so the app writes nothing where
+        # it is installed).
         names = [*json.loads(manifest.read_text())["outputs"], "manifest.json"]
+        names += sorted(p.name for p in model.glob("*.table"))
         out += [(str(model / n), f"{BUNDLE_PREBUILT}/{model.name}") for n in names]
     if not out:
         raise SystemExit(f"no prebuilt model in {src}")
