@@ -104,10 +104,10 @@ def litert_build(tmp_path_factory: pytest.TempPathFactory):
 
 def test_build_writes_both_graphs_with_a_manifest_under_the_size_bound(litert_build) -> None:
     from edge_asr.export.build import sha256_file
-    from edge_asr.export.tflite_build import DECODER_FILE, ENCODER_FILE, model_files
+    from edge_asr.export.tflite_build import DECODER_FILE, ENCODER_FILE
 
     built, _ = litert_build
-    enc, dec = model_files(built)
+    enc, dec = built.encoder, built.decoder  # from the manifest's "files"
     assert (enc.name, dec.name) == (ENCODER_FILE, DECODER_FILE)
     assert "-litert-" in built.directory.name
     manifest = json.loads((built.directory / "manifest.json").read_text())
@@ -119,10 +119,10 @@ def test_build_writes_both_graphs_with_a_manifest_under_the_size_bound(litert_bu
 
 
 def test_cached_build_is_reused_and_a_corrupt_file_is_named(litert_build) -> None:
-    from edge_asr.export.tflite_build import ensure_litert_model, model_files
+    from edge_asr.export.tflite_build import ensure_litert_model
 
     built, cache = litert_build
-    _, dec = model_files(built)
+    dec = built.decoder
     mtime = dec.stat().st_mtime_ns
     again = ensure_litert_model("tiny.en", cache)
     assert again.directory == built.directory and dec.stat().st_mtime_ns == mtime

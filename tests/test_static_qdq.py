@@ -12,12 +12,13 @@ def test_static_qdq_build_is_calibrated_and_transcribes(jfk_path) -> None:
     import onnx
 
     from edge_asr.engine import load_transcriber
-    from edge_asr.export.quantize_static import ensure_static_model, model_files
+    from edge_asr.export.quantize_static import DECODER_FILE, ENCODER_FILE, ensure_static_model
 
     built = ensure_static_model("tiny.en", calibration=[jfk_path])
     assert built.manifest["quantization"]["method"] == "static QDQ"
     assert built.manifest["calibration"] == [str(jfk_path)] and min(built.manifest["calibration_feeds"]) > 0
-    for path in model_files(built):
+    assert (built.encoder.name, built.decoder.name) == (ENCODER_FILE, DECODER_FILE)
+    for path in (built.encoder, built.decoder):
         ops = {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
         assert {"QuantizeLinear", "DequantizeLinear"} <= ops, path  # fixed, calibrated activation scales
     from edge_asr.transcribe import WhisperTranscriber

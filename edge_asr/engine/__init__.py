@@ -101,27 +101,26 @@ def _load_runtime(
     backend: str, opts: EngineOptions, progress: Callable[[str, float], None] | None
 ) -> tuple[BuiltModel, ModelRuntime]:
     if backend == "litert":
-        from ..export.tflite_build import ensure_litert_model, model_files
+        from ..export.tflite_build import ensure_litert_model
         from .litert_backend import check_device
 
         check_device(opts.device)  # before a possibly long build
         built = ensure_litert_model(opts.model, opts.cache_dir, progress)
         from .litert_backend import LitertRuntime
 
-        encoder, decoder = model_files(built)
         d = built.dims
         return built, LitertRuntime(
-            encoder, decoder, opts, d.n_text_layer, d.n_text_head, d.n_text_state // d.n_text_head, d.n_text_ctx
+            built.encoder, built.decoder, opts, d.n_text_layer, d.n_text_head, d.n_text_state // d.n_text_head,
+            d.n_text_ctx,
         )
     from ..export.build import ensure_model
     from .ort_backend import OrtRuntime
 
     if opts.quantization == "static":
         from ..export.quantize_static import ensure_static_model
-        from ..export.quantize_static import model_files as static_files
 
         built = ensure_static_model(opts.model, opts.cache_dir, progress=progress)
-        encoder, decoder = static_files(built)
+        encoder, decoder = built.encoder, built.decoder  # the manifest names the QDQ files
         optimized = False
     else:
         # The prepared copies are verified by _ort_files itself; the built files only when they are used.

@@ -56,10 +56,6 @@ def static_variant(calibration: list[Path]) -> Variant:
     return Variant("qdq", STATIC_EXPORT_VERSION, STATIC_QUANT, extra=clips)
 
 
-def model_files(built: BuiltModel) -> tuple[Path, Path]:
-    return built.directory / ENCODER_FILE, built.directory / DECODER_FILE
-
-
 def default_calibration() -> list[Path]:
     from ..data import demo_clip
 

@@ -41,12 +41,6 @@ LITERT_QUANT: dict[str, Any] = {
 LITERT_INT8 = Variant("litert", LITERT_EXPORT_VERSION, LITERT_QUANT)
 
 
-def model_files(built: BuiltModel) -> tuple[Path, Path]:
-    """(encoder, decoder) of a LiteRT build."""
-    files = built.manifest.get("files", {})
-    return built.directory / files.get("encoder", ENCODER_FILE), built.directory / files.get("decoder", DECODER_FILE)
-
-
 def ensure_litert_model(
     name_or_path: str,
     cache_dir: str | Path | None = None,
