@@ -23,7 +23,8 @@ from edge_asr.weights import ModelDims, WhisperWeights, default_alignment_heads,
 from edge_asr.weights.ct2 import load_ct2
 from edge_asr.weights.hf import hf_name, load_hf_folder, save_hf_folder
 from edge_asr.weights.loader import detect_format, load_weights
-from edge_asr.weights.openai_pt import load_openai_pt, parse_alignment_heads, read_torch_file
+from edge_asr.weights.openai_pt import load_openai_pt, parse_alignment_heads
+from edge_asr.weights.torch_pickle import read_torch_file
 from tests.fixtures.pt_writer import (
     PickleWriter,
     TensorRef,

@@ -21,7 +21,8 @@ import numpy as np
 
 from ..errors import ModelError
 from . import ModelDims, WhisperWeights, default_alignment_heads, expected_shapes
-from .openai_pt import parse_alignment_heads, read_torch_file
+from .openai_pt import parse_alignment_heads
+from .torch_pickle import read_torch_file
 
 log = logging.getLogger(__name__)
 
