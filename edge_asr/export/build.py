@@ -24,13 +24,11 @@ from .cache import (
     ensure_built,
     read_manifest,
     sha256_file,
-    staging,
-    weights_manifest,
-    write_manifest,
 )
 from .paths import CACHE_ENV, cache_root
 from .quantize import QUANT_SETTINGS, quantize_int8
 from .registry import ModelSource, resolve
+from .staging import staging, weights_manifest, write_manifest
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,9 @@ from .cache import (
     Progress,
     Variant,
     ensure_built,
-    staging,
-    weights_manifest,
-    write_manifest,
 )
 from .registry import ModelSource
+from .staging import staging, weights_manifest, write_manifest
 
 log = logging.getLogger(__name__)
 
