@@ -11,8 +11,8 @@ from edge_asr.options import EngineOptions
 def test_static_qdq_build_is_calibrated_and_transcribes(jfk_path) -> None:
     import onnx
 
-    from edge_asr.engine import load_transcriber
     from edge_asr.export.quantize_static import DECODER_FILE, ENCODER_FILE, ensure_static_model
+    from edge_asr.factory import load_transcriber
 
     built = ensure_static_model("tiny.en", calibration=[jfk_path])
     assert built.manifest["quantization"]["method"] == "static QDQ"

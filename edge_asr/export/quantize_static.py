@@ -26,16 +26,15 @@ from .cache import (
     Progress,
     Variant,
     ensure_built,
-    output_table,
     sha256_file,
-    staging,
-    write_manifest,
 )
 from .registry import ModelSource
+from .staging import output_table, staging, write_manifest
 
 log = logging.getLogger(__name__)
 
-STATIC_EXPORT_VERSION = 1
+STATIC_EXPORT_VERSION = 2  # bump when the build changes: cached QDQ builds are then rebuilt (2: calibrated on the
+# model being built, not always tiny.en)
 ENCODER_FILE = "encoder.qdq.onnx"
 DECODER_FILE = "decoder.qdq.onnx"
 MAX_DECODER_FEEDS = 48  # recorded decoder steps (each holds its window's cross K/V: memory bound)
@@ -87,14 +86,15 @@ class _Feeds:
         return next(self._it, None)
 
 
-def _record(clips: list[Path], cache_dir: str | Path | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Encoder and decoder inputs seen while the dynamic INT8 model transcribes the clips."""
-    from ..engine import load_transcriber
+def _record(
+    model: str, clips: list[Path], cache_dir: str | Path | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Encoder and decoder inputs seen while the dynamic INT8 build of ``model`` transcribes the clips."""
+    from ..loading import load_ort
     from ..options import EngineOptions
-    from ..transcribe import WhisperTranscriber
 
-    tr = load_transcriber(EngineOptions(backend="onnxruntime", device="cpu", cache_dir=str(cache_dir or "") or None))
-    assert isinstance(tr, WhisperTranscriber)
+    tr = load_ort(EngineOptions(model=model, backend="onnxruntime", device="cpu",
+                                cache_dir=str(cache_dir or "") or None))
     inner = tr.runtime
     enc_feeds: list[dict[str, Any]] = []
     dec_feeds: list[dict[str, Any]] = []
@@ -169,7 +169,7 @@ def _build(
     started = time.monotonic()
     base = ensure_model(src.name, cache_dir, progress)  # the dynamic build: its tokenizer, and it calibrates
     progress("recording calibration inputs", 0.1)
-    enc_feeds, dec_feeds = _record(clips, cache_dir)
+    enc_feeds, dec_feeds = _record(src.name, clips, cache_dir)
     weights = load_weights(src.path)
     with staging(directory, src.name) as work:
         progress("calibrating and quantizing the encoder", 0.3)
