@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from ..constants import SAMPLE_RATE
-from .common import demo_clip, median, percentile, rss_mib, shared_speech
+from .common import demo_clip, rss_mib, shared_speech
 from .daemon import HTTP_TIMEOUT, NOISE_FLOOR, Daemon
+from .soak_report import SoakRun, Stats, soak_report
 
 DEFAULT_MINUTES = 10.0
 SAMPLE_EVERY = 10.0  # s between RSS/fd/thread samples
@@ -47,11 +48,6 @@ SCRAPE_EVERY = 15.0  # s, as a Prometheus scrape
 STREAM_SPEED = 2.0  # a stream client sends its audio this much faster than real time
 STREAM_CHUNK = 0.25  # s of audio per WebSocket message
 GAP_RANGE = (1.0, 3.0)  # s of room noise between utterances of the live file
-WARMUP_FRACTION = 0.2  # of the run; RSS growth is measured from there
-MIN_WARMUP = 60.0  # s
-GROWTH_TARGET = 5.0  # % RSS growth after warm-up
-GROWTH_MIN_MINUTES = 10.0  # shorter runs report the growth but do not judge it
-DUPLICATE_WINDOW = 2.5  # s: the same final twice this close together means two live pipelines
 LIVE_TAIL = 120.0  # s of live file beyond the run (a restart replays it from the start)
 
 
@@ -80,30 +76,6 @@ def write_live_file(path: Path, seconds: float, sources: list[Path]) -> None:
                 f.write(block)
                 total += len(block)
             i += 1
-
-
-class Stats:
-    """Everything the clients observe, behind one lock."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.errors: list[str] = []
-        self.counts: dict[str, int] = {}
-        self.latency: dict[str, list[float]] = {}
-
-    def count(self, key: str, n: int = 1) -> None:
-        with self.lock:
-            self.counts[key] = self.counts.get(key, 0) + n
-
-    def time(self, key: str, seconds: float) -> None:
-        with self.lock:
-            self.latency.setdefault(key, []).append(seconds)
-
-    def error(self, what: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {what}"
-        print(f"soak error: {line}", flush=True)  # as it happens, not only in the final report
-        with self.lock:
-            self.errors.append(line)
 
 
 class Soak:
@@ -336,57 +308,11 @@ class Soak:
                "threads": proc.num_threads(), "metrics": self.final_metrics()}
         code = self.daemon.stop()
         workers[0].join(30)
-        return self.report(code, end, seconds)
-
-    def report(self, exit_code: int, end: dict[str, Any], seconds: float) -> dict[str, Any]:
         from ..daemon.journal import read_journal
 
         records = [r for p in sorted(self.journal.glob("*.jsonl")) for r in read_journal(p)]
-        def key(r: dict[str, Any]) -> tuple[Any, ...]:
-            return (r.get("wall_time"), r["text"], r["start"])
-
-        journaled = [key(r) for r in records]
-        seen = {key(f) for f in self.finals if f.get("text")}
-        lost = sorted(seen - set(journaled), key=str)
-        exact_dups = len(journaled) - len(set(journaled))
-        near, last = 0, dict[tuple[Any, ...], float]()
-        for r in sorted(records, key=lambda r: r.get("wall_time") or 0):
-            k = (r["start"], r["end"], r["text"])
-            if k in last and abs((r.get("wall_time") or 0) - last[k]) < DUPLICATE_WINDOW:
-                near += 1
-            last[k] = r.get("wall_time") or 0
-        log_errors = [line for line in self.daemon.lines
-                      if line.startswith(("ERROR", "CRITICAL")) or "Traceback" in line or "never retrieved" in line]
-        warm = max(MIN_WARMUP, WARMUP_FRACTION * seconds)
-        after = [s["rss_mib"] for s in self.samples if s["t"] >= warm]
-        base, final = median(after[: max(1, len(after) // 10)]), median(after[-max(1, len(after) // 10):])
-        growth = round((final / base - 1) * 100, 2) if after else None
-        lat = {k: {"n": len(v), "p50_s": round(percentile(v, 50), 3), "p95_s": round(percentile(v, 95), 3),
-                   "p99_s": round(percentile(v, 99), 3)} for k, v in sorted(self.stats.latency.items())}
-        errors = self.stats.errors + [f"daemon log: {line}" for line in log_errors]
-        if exit_code != 0:
-            errors.append(f"daemon exit code {exit_code}")
-        judged = self.args.minutes >= GROWTH_MIN_MINUTES
-        ok = not errors and not lost and not exact_dups and not near and (
-            not judged or (growth is not None and growth < GROWTH_TARGET))
-        return {
-            "minutes": self.args.minutes, "sighups": self.sighups, "counts": dict(sorted(self.stats.counts.items())),
-            "latency": lat,
-            "rss": {"warmup_s": warm, "after_warmup_mib": round(base, 1), "end_mib": round(final, 1),
-                    "growth_after_warmup_percent": growth, "target_percent": GROWTH_TARGET, "judged": judged,
-                    "max_mib": max((s["rss_mib"] for s in self.samples), default=None),
-                    "series": " ".join(f"{s['t'] / 60:.1f}m:{s['rss_mib']:.0f}"
-                                       for s in self.samples[:: max(1, len(self.samples) // 60)])},
-            "fds": {"start": self.samples[0]["fds"] if self.samples else None, "end": end["fds"],
-                    "max": max((s["fds"] for s in self.samples), default=None)},
-            "threads": {"start": self.samples[0]["threads"] if self.samples else None, "end": end["threads"],
-                        "max": max((s["threads"] for s in self.samples), default=None)},
-            "journal": {"finals_seen_by_client": len(seen), "journal_lines": len(records), "lost": len(lost),
-                        "duplicated": exact_dups, "near_duplicates": near,
-                        "journal_only": len(set(journaled) - seen), "lost_examples": [str(x) for x in lost[:5]]},
-            "daemon_metrics_at_end": end["metrics"],
-            "errors": len(errors), "error_examples": errors[:20], "daemon_exit_code": exit_code, "ok": ok,
-        }
+        return soak_report(SoakRun(self.args.minutes, seconds, self.sighups, self.stats, self.samples, self.finals,
+                                   records, self.daemon.lines, code, end))
 
 
 def run_soak(args: argparse.Namespace) -> int:
