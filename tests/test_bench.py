@@ -87,6 +87,23 @@ def test_run_process_reports_the_childs_own_peak_rss() -> None:
         run_process(["raise SystemExit(3)"])
 
 
+def test_the_cold_start_clock_starts_at_the_spawn(tmp_path: Path, jfk_path: Path) -> None:
+    """Model ready <= first segment <= the parent's own wall time for the whole process: a child-side clock that
+    starts before the spawn (psutil's create_time() was 0.87 s early here) fails this."""
+    import soundfile as sf
+
+    from edge_asr.audio import decode_audio
+    from edge_asr.bench.files import _COLD_SCRIPT, COLD_START_CLIP
+    from edge_asr.constants import SAMPLE_RATE
+
+    five = tmp_path / "five.wav"
+    sf.write(five, decode_audio(jfk_path)[: int(COLD_START_CLIP * SAMPLE_RATE)], SAMPLE_RATE)
+    run = run_process([_COLD_SCRIPT, "tiny.en", "2", os.environ["EDGE_ASR_CACHE_DIR"], str(five)])
+    ready, first, cpu = (float(x) for x in run.stdout.strip().splitlines()[-1].split())
+    assert 0 < ready <= first <= run.wall_s, (ready, first, run.wall_s)
+    assert cpu > 0
+
+
 def test_wer_is_computed_in_evaluate_only() -> None:
     """jiwer and Whisper's normalizer are imported by edge_asr/evaluate.py alone: every bench and every test
     scores through edge_asr.evaluate.wer / normalize, so figures and bars agree."""

@@ -134,6 +134,7 @@ def watch_peak(pid: int) -> Callable[[], float]:
 # A child's ru_maxrss counts the parent's pages it shared between fork and exec, so a child measures its own
 # peak (VmHWM of its post-exec address space) at exit and writes it to the file named in this variable.
 _HWM_ENV = "EDGE_ASR_BENCH_HWM_FILE"
+SPAWNED_AT_ENV = "EDGE_ASR_BENCH_SPAWNED_AT"  # time.time() just before run_process spawns the process
 _HWM_WRAPPER = """
 import atexit, os, runpy, sys
 def _report():
@@ -162,8 +163,8 @@ def run_process(args: list[str]) -> ProcessRun:
     raises RuntimeError when it fails."""
     with tempfile.TemporaryDirectory() as tmp:
         hwm = Path(tmp) / "hwm"
-        env = {**os.environ, _HWM_ENV: str(hwm)}
         t = time.perf_counter()
+        env = {**os.environ, _HWM_ENV: str(hwm), SPAWNED_AT_ENV: repr(time.time())}
         proc = subprocess.run([sys.executable, "-c", _HWM_WRAPPER, *args], capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t
         if proc.returncode != 0:

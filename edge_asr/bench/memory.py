@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .common import Column, demo_clip, proc_memory, shared_speech, table
+from .common import MIB, Column, demo_clip, proc_memory, shared_speech, table
 
 SETTLE_S = 5.0  # s a shell is left alone before its resting RSS is read (a fixed measuring window)
 START_TIMEOUT_S = 300.0  # s (a first run builds the model)
@@ -60,14 +60,14 @@ stage("numpy", lambda: __import__("numpy"))
 stage("soundfile (libsndfile)", lambda: __import__("soundfile"))
 stage("soxr", lambda: __import__("soxr"))
 ort = stage("onnxruntime", lambda: __import__("onnxruntime"))
-stage("edge_asr (transcription modules)", lambda: __import__("edge_asr.transcribe") and __import__("edge_asr.engine"))
-from edge_asr.engine import _ort_files
+stage("edge_asr (transcription modules)", lambda: __import__("edge_asr.transcribe") and __import__("edge_asr.factory"))
+from edge_asr.loading import ort_files
 from edge_asr.engine.ort_backend import OrtRuntime, provider_options
 from edge_asr.export.build import ensure_model
 from edge_asr.options import EngineOptions
 from edge_asr.tokenizer import load_tokenizer
 built = ensure_model("tiny.en", verify=False)
-enc, dec, optimized = _ort_files(built)
+enc, dec, optimized = ort_files(built)
 o = EngineOptions()
 cpu = ["CPUExecutionProvider"]
 rt = OrtRuntime.__new__(OrtRuntime)  # one session at a time, made as OrtRuntime makes its two
@@ -77,7 +77,7 @@ e = stage("encoder session", lambda: rt._session(ort, enc, o.threads, o.low_memo
 stage("tokenizer (token table)", lambda: load_tokenizer(built.tokenizer, built.dims.n_vocab, built.dims.num_languages,
                                                         table_dir=built.directory))
 del d, e
-from edge_asr.engine import load_transcriber
+from edge_asr.factory import load_transcriber
 tr = load_transcriber(o)  # the same sessions again, for transcribing (the first pair is freed)
 last = mem()
 stage("transcribing jfk.flac (11 s)", lambda: list(tr.transcribe(jfk)[0]))
@@ -163,12 +163,17 @@ def gui_rss() -> dict[str, Any]:
     return {"gui_idle_mb": st["VmRSS"], "gui_peak_mb": st["VmHWM"]}
 
 
-REPORT_COLUMNS = (Column("part", 54), Column("RSS MB", 7, "+.1f"), Column("anon", 6, "+.1f"),
+REPORT_COLUMNS = (Column("part", 54), Column("RSS MiB", 7, "+.1f"), Column("anon", 6, "+.1f"),
                   Column("file", 6, "+.1f"), Column("peak", 6, ".1f"), Column("s", 6, ".2f"))
 
 
 def report(rows: list[dict[str, Any]]) -> list[str]:
     return table(REPORT_COLUMNS, ([r["part"], r["rss"], r["anon"], r["file"], r["hwm"], r["seconds"]] for r in rows))
+
+
+def _both(mib: float) -> str:
+    """The figures are MiB (/proc reports kB); the issue's targets are MB."""
+    return f"{mib:.1f} MiB = {mib * MIB / 1e6:.1f} MB"
 
 
 def _default_clips() -> tuple[Path, Path]:
@@ -192,23 +197,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--uploads must be at least 1")
     jfk, long_clip = _default_clips()
     rows = component_rows(jfk, a.long_clip or long_clip)
-    print("resident memory by component (one fresh process, VmRSS/RssAnon/RssFile deltas; peak = VmHWM after)")
+    print("resident memory by component in MiB (one fresh process, VmRSS/RssAnon/RssFile deltas; peak = VmHWM after)")
     print("\n".join(report(rows)))
     result: dict[str, Any] = {"components": rows}
     if not a.no_daemon:
         result.update(daemon_rss(a.uploads, a.device))
         print(f"daemon, live pipeline on ({a.device or 'paced room-noise file'}): at rest "
-              f"{result['daemon_idle_mb']:.1f} MB; after {a.uploads} uploads ({result['uploads_ok']} ok) "
-              f"{result['daemon_after_uploads_mb']:.1f} MB ({result['daemon_growth_percent']:+.1f} %), "
-              f"peak {result['daemon_peak_mb']:.1f} MB   targets <= 160 MB, within 10 %")
-        print(f"  after the first upload {result['daemon_warm_mb']:.1f} MB (the model's first run; "
-              f"{result['daemon_warm_file_mb']:+.1f} MB of it file pages); the {a.uploads - 1} after it "
+              f"{_both(result['daemon_idle_mb'])}; after {a.uploads} uploads ({result['uploads_ok']} ok) "
+              f"{_both(result['daemon_after_uploads_mb'])} ({result['daemon_growth_percent']:+.1f} %), "
+              f"peak {_both(result['daemon_peak_mb'])}   targets <= 160 MB, within 10 %")
+        print(f"  after the first upload {_both(result['daemon_warm_mb'])} (the model's first run; "
+              f"{result['daemon_warm_file_mb']:+.1f} MiB of it file pages); the {a.uploads - 1} after it "
               f"{result['daemon_growth_after_first_percent']:+.1f} %")
     if not a.no_gui:
         try:
             result.update(gui_rss())
-            print(f"desktop app (offscreen), model loaded, at rest: {result['gui_idle_mb']:.1f} MB "
-                  f"(peak {result['gui_peak_mb']:.1f} MB)   target <= 220 MB")
+            print(f"desktop app (offscreen), model loaded, at rest: {_both(result['gui_idle_mb'])} "
+                  f"(peak {_both(result['gui_peak_mb'])})   target <= 220 MB")
         except (ImportError, OSError, subprocess.SubprocessError) as exc:
             print(f"desktop app: not measured ({exc})")
     if a.json:
