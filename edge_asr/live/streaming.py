@@ -21,25 +21,23 @@ the early final's id (events.py). The settled finals are therefore the ones the 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 from ..constants import SAMPLE_RATE
 from ..engine.base import Transcriber
 from ..options import TranscribeOptions
-from ..results import Segment, Word
+from ..results import Segment
 from .early import ends_turn
 from .events import Error, Event, Final, Partial
 from .guard import HallucinationGuard
 from .hypotheses import LocalAgreement
 from .hypotheses import merge_segments as _merge
 from .hypotheses import merge_utterances as _merge_utterances
+from .jobs import CurrentAudio, Job, final_of, live_options, token_cap, with_carry
 from .vad import End, Onset, Pause, Resume, SegmenterEvent, Utterance
 
 log = logging.getLogger(__name__)
@@ -48,12 +46,8 @@ log = logging.getLogger(__name__)
 # of speech decodes to nothing or to a too-unsure word in 7 of 18 clips, and 5 of those passes fall back to the full
 # 30-s window (0.5 s instead of 0.05 s); from 0.5 s on the first words come out, and from 1 s nearly always fast.
 MIN_PARTIAL_SPEECH = 0.5
-# Token budget per decode. Fast English is about 5 tokens/s; a decoder stuck in a loop otherwise runs to 224
-# tokens per temperature (measured: 3.0 s instead of 1.0 s for a 1.9-s utterance), delaying the next final.
 FIRST_PARTIAL_RETRY = 0.25  # s between passes until the utterance's first partial is shown (the first words of an
 # utterance often decode too unsure to show; trying again sooner keeps the first partial within 1 s of the onset)
-MAX_TOKENS_PER_SECOND = 10
-TOKEN_MARGIN = 10  # tokens on top, for very short utterances
 # A short utterance that decodes too unsurely to publish is carried into the next one and decoded again with it.
 # Alone, two words lack the context Whisper needs: JFK's "ask not" (then a 1.1-s pause) decodes at -0.92 and was
 # dropped every time; a slow speaker's "We ... gathered to ... review" lost three fragments in a row (en-wild).
@@ -63,36 +57,6 @@ CARRY_REASONS = frozenset({"low confidence", "too little speech"})
 # Whether an utterance is carried is known only once its final is decoded, and under load that can be after the
 # next utterance's decode was queued: a final therefore takes the carry when its decode starts (the decoder runs
 # finals in stream order), never when it is queued (see _take_carry).
-CurrentAudio = Callable[[], "tuple[np.ndarray, float] | None"]  # the utterance so far and its start (s)
-
-
-def live_options(base: TranscribeOptions | None) -> tuple[TranscribeOptions, TranscribeOptions]:
-    """(partial, final) decoding options for live use, from the caller's (language, prompt, word timestamps...)."""
-    base = base or TranscribeOptions()
-    final = base.with_(short_clip=True, condition_on_previous_text=False, without_timestamps=True)
-    partial = final.with_(temperatures=(0.0,), word_timestamps=False, beam_size=1)
-    return partial, final
-
-
-@dataclass
-class Job:
-    kind: Literal["partial", "final"]
-    utt_id: int
-    audio: np.ndarray
-    start: float  # s of audio[0] in the stream
-    utterance: Utterance | None = None  # finals: what the VAD measured
-    end: float = 0.0  # s, end of the audio
-    confirmed: bool = False  # finals: the VAD has ended the utterance (else speculative)
-    vad_end_at: float = 0.0  # monotonic time the VAD ended it
-    carry: Utterance | None = None  # the carried utterance the audio starts with
-    speech_start: float = 0.0  # s, the VAD onset of the utterance (without the carry)
-    early: Utterance | None = None  # speculative finals: the utterance if it ends at this pause (carry included)
-    paused_at: float = 0.0  # monotonic time of that pause
-    published: bool = False  # published early, before the VAD confirmed the end
-    cancelled: bool = False
-    done: bool = False
-    failed: bool = False
-    segments: list[Segment] = field(default_factory=list)  # its decoded segments
 
 
 class StreamingDecoder:
@@ -142,12 +106,7 @@ class StreamingDecoder:
     def on_event(self, ev: SegmenterEvent, arrival: float, current: CurrentAudio) -> None:
         if isinstance(ev, Onset):
             with self._cv:
-                self._speech_start = ev.speech_start
-                self._utt_id += 1
-                self._open_utt = self._utt_id
-                self._agreement = LocalAgreement()
-                self._last_partial_at = -1.0
-                self._shown = False
+                self._new_utterance(ev.speech_start)
         elif isinstance(ev, Pause):
             held = current() if self.speculative else None
             if held is not None:
@@ -159,6 +118,15 @@ class StreamingDecoder:
             self._cancel_speculation()
         elif isinstance(ev, End):
             self._end(ev.utterance, arrival)
+
+    def _new_utterance(self, speech_start: float) -> None:
+        """Partials start afresh for the utterance whose speech starts at ``speech_start`` s (lock held)."""
+        self._speech_start = speech_start
+        self._utt_id += 1
+        self._open_utt = self._utt_id
+        self._agreement = LocalAgreement()
+        self._last_partial_at = -1.0
+        self._shown = False
 
     def maybe_partial(self, position: float, current: CurrentAudio, paused: bool, silent: bool = False) -> None:
         """Called after each block while in speech: start a partial when one is due and the decoder is free.
@@ -199,12 +167,7 @@ class StreamingDecoder:
             spec = self._speculation
             self._speculation = None
             if utt.reason == "split":  # the rest of the speech continues as a new utterance
-                self._speech_start = utt.end
-                self._utt_id += 1
-                self._open_utt = self._utt_id
-                self._agreement = LocalAgreement()
-                self._last_partial_at = -1.0
-                self._shown = False
+                self._new_utterance(utt.end)
             # The speculative decode is reused whatever the carry: it takes the carry when it starts (_take_carry)
             reuse = (spec is not None and not spec.cancelled and not spec.failed and spec.utt_id == ended
                      and abs(spec.end - utt.end) < 1e-6)
@@ -233,8 +196,7 @@ class StreamingDecoder:
         carry = self._carry
         if carry is None or carry.end > start or self._speech_start - carry.speech_end > CARRY_MAX_GAP:
             return audio, start, None
-        gap = np.zeros(max(0, round((start - carry.end) * SAMPLE_RATE)), dtype=np.float32)
-        return np.concatenate([carry.audio, gap, audio]), carry.start, carry
+        return with_carry(carry, audio, start), carry.start, carry
 
     def _take_carry(self, job: Job) -> None:
         """Put the carried utterance in front of a final about to be decoded (called with the lock held).
@@ -251,8 +213,7 @@ class StreamingDecoder:
             self._carry = self._carry_final = None
             return
         self._carry_final = None  # decoded again with this job: its words are in this final
-        gap = np.zeros(max(0, round((job.start - carry.end) * SAMPLE_RATE)), dtype=np.float32)
-        job.audio = np.concatenate([carry.audio, gap, job.audio])
+        job.audio = with_carry(carry, job.audio, job.start)
         job.start, job.carry = carry.start, carry
         if job.utterance is not None:
             job.utterance = _merge_utterances(carry, job.utterance)
@@ -346,8 +307,7 @@ class StreamingDecoder:
 
     def _decode(self, job: Job, options: TranscribeOptions) -> list[Segment]:
         started = time.perf_counter()
-        seconds = len(job.audio) / SAMPLE_RATE
-        cap = math.ceil(seconds * MAX_TOKENS_PER_SECOND) + TOKEN_MARGIN
+        cap = token_cap(len(job.audio) / SAMPLE_RATE)
         options = options.with_(max_new_tokens=min(cap, options.max_new_tokens or cap))
         segments, _info = self.transcriber.transcribe(job.audio, options)
         out = list(segments)
@@ -421,24 +381,11 @@ class StreamingDecoder:
             if carry:
                 log.debug("carrying %r (%.2f-%.2f s) into the next utterance", text, job.start, job.end)
             self._carry = utt if carry else None
-            alone = self._final_of(job, segs, utt, text.strip()) if carry else None
+            alone = final_of(job, segs, utt, text.strip()) if carry else None
             self._carry_final = (alone, job) if alone is not None else None
         if verdict is None or not ok:
             return None
-        return self._final_of(job, segs, utt, verdict.text)
-
-    def _final_of(self, job: Job, segs: list[Segment], utt: Utterance | None, text: str) -> Final:
-        _, logprob, no_speech, ratio = _merge(segs)
-        start = utt.speech_start if utt is not None else job.start
-        end = utt.speech_end if utt is not None else job.end
-        words = None
-        if any(s.words for s in segs):
-            words = tuple(Word(round(job.start + w.start, 3), round(job.start + w.end, 3), w.word, w.probability)
-                          for s in segs for w in (s.words or ()))
-        tokens = tuple(t for s in segs for t in s.tokens)
-        segment = Segment(0, round(start, 3), round(max(end, start), 3), " " + text, tokens, logprob, ratio,
-                          no_speech, max((s.temperature for s in segs), default=0.0), words)
-        return Final(segment)
+        return final_of(job, segs, utt, verdict.text)
 
     def _publish_final(self, final: Final | None, vad_end_at: float, job: Job) -> None:
         """Called with the lock held, so finals and partials reach the dispatcher in order."""
