@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -94,7 +94,7 @@ class _BlockSource(QueueCounters):
         self._buffer: BlockQueue[AudioBlock | EndOfStream] = BlockQueue(max(2, round(queue_duration / block_duration)))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._iter: Iterator[np.ndarray] | None = None
+        self._iter: Generator[np.ndarray, None, None] | None = None
         self._ended = False
         self.started_at = 0.0  # monotonic time of stream position 0 (paced sources)
 
@@ -109,7 +109,7 @@ class _BlockSource(QueueCounters):
     def realtime(self) -> bool:
         return self._realtime
 
-    def _fixed_blocks(self) -> Iterator[np.ndarray]:
+    def _fixed_blocks(self) -> Generator[np.ndarray, None, None]:
         """Re-cut the underlying blocks into block_samples pieces (the last may be shorter)."""
         pending = np.zeros(0, dtype=np.float32)
         for chunk in self._blocks():
@@ -143,15 +143,27 @@ class _BlockSource(QueueCounters):
         except AudioError as exc:
             log.error("%s: %s", self._name, exc)
         finally:
+            self._close_blocks()
             self._ended = True
             self._buffer.try_put(END)  # when full, read() reports END once the queue is empty
+
+    def _close_blocks(self) -> None:
+        """Close the block generators now, by their reader's thread: a source stopped mid-file otherwise keeps its
+        file open until the garbage collector finds the suspended generator (one descriptor per daemon reload)."""
+        blocks, self._iter = self._iter, None
+        if blocks is not None:
+            blocks.close()
 
     def read(self, timeout: float | None) -> SourceItem | None:
         if not self._realtime:
             if self._iter is None or self._stop.is_set():
+                self._close_blocks()
                 return END
             block = next(self._iter, None)
-            return END if block is None else AudioBlock(block, time.monotonic())
+            if block is None:
+                self._close_blocks()
+                return END
+            return AudioBlock(block, time.monotonic())
         try:
             if self._ended:
                 return self._buffer.get_nowait()

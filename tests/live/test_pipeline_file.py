@@ -4,6 +4,8 @@ what must produce no text: silence, white and pink noise, music-like tones, non-
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,3 +200,32 @@ def test_a_vad_model_lent_again_after_a_cut_off_utterance_hears_what_a_fresh_one
 
     run(audio[: int(5.5 * RATE)])  # ends inside "ask not"
     assert fresh and run(audio) == fresh
+
+
+def _open_copies(path: Path) -> int:
+    fd_dir = Path("/proc/self/fd")
+    return sum(1 for fd in fd_dir.iterdir() if _target(fd) == str(path))
+
+
+def _target(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except OSError:  # closed between listing and reading
+        return ""
+
+
+@pytest.mark.parametrize("realtime", [True, False])
+def test_a_file_source_stopped_mid_file_closes_the_file(jfk_path: Path, realtime: bool) -> None:
+    """A daemon reload stops its live file source mid-file: the file must close then, not when the garbage
+    collector gets round to a suspended generator (one descriptor leaked per reload otherwise)."""
+    from edge_asr.live.sources import END, AudioBlock, FileSource
+
+    before = _open_copies(jfk_path)
+    src = FileSource(jfk_path, realtime=realtime)
+    src.start()
+    assert isinstance(src.read(10.0), AudioBlock)
+    assert _open_copies(jfk_path) == before + 1
+    src.stop()
+    while src.read(1.0) is not END:
+        pass
+    assert _open_copies(jfk_path) == before, "the stopped source still holds its file open"
