@@ -59,3 +59,28 @@ def test_ten_minutes_of_96_khz_7_1_silence_is_skipped_in_bounded_memory(tmp_path
     assert (tmp_path / "silence-96k-8ch.txt").read_text() == ""
     print(f"peak RSS: {peak:.0f} MiB for 10 min of 96-kHz 7.1 silence ({path.stat().st_size // 1024} KiB of FLAC)")
     assert peak <= RSS_LIMIT_MB
+
+
+# Libraries a transcription on ONNX Runtime has no use for, each of which used to be loaded anyway (RSS in MiB,
+# measured one at a time): LiteRT 8.4 and the TFLite schema 4.3 (backend selection imported them to see whether
+# they were there), tqdm 4.2 with -q, Qt, the web stack, PyAV (libsndfile reads FLAC and WAV).
+NOT_FOR_A_TRANSCRIPTION = ("ai_edge_litert", "tflite_runtime", "flatbuffers", "tqdm", "PySide6", "fastapi",
+                           "uvicorn", "av", "onnx", "jiwer")
+
+
+def test_a_transcription_loads_only_what_it_uses(jfk_path: Path, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys; from edge_asr.cli.main import main; "
+        f"rc = main(['transcribe', {str(jfk_path)!r}, '-q', '-o', {str(tmp_path)!r}, '--backend', 'auto']); "
+        "print(json.dumps([rc, sorted(sys.modules)]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    rc, modules = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert rc == 0 and (tmp_path / "jfk.txt").read_text().lower().count("country") == 2
+    loaded = {m.split(".")[0] for m in modules}
+    assert not loaded & set(NOT_FOR_A_TRANSCRIPTION), sorted(loaded & set(NOT_FOR_A_TRANSCRIPTION))

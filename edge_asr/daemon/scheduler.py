@@ -33,6 +33,7 @@ import numpy as np
 from ..constants import SAMPLE_RATE
 from ..engine.base import Transcriber
 from ..errors import EdgeAsrError
+from ..memory import release_free_heap
 from ..options import TranscribeOptions
 from ..results import Segment, TranscriptionInfo, WindowResult
 
@@ -212,6 +213,11 @@ class Scheduler:
             if self._step(job):
                 with self._cond:
                     heapq.heappush(self._heap, (int(job.priority), seq, job))
+                continue
+            with self._cond:
+                drained = not self._heap
+            if drained:  # nothing waits: the freed heap goes back to the system (memory.release_free_heap)
+                release_free_heap()
 
     def _step(self, job: Job) -> bool:
         """Advance ``job`` by one window; True when it has more to do."""

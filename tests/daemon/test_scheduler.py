@@ -145,7 +145,7 @@ def test_shutdown_finishes_queued_work_and_refuses_new_work() -> None:
 def test_interleaved_jobs_give_the_same_transcripts_as_running_alone(en_dev) -> None:
     """Window-level interleaving on the real model must not mix state between requests."""
     from edge_asr.audio import decode_audio
-    from edge_asr.engine import load_transcriber
+    from edge_asr.factory import load_transcriber
 
     tr = load_transcriber()
     clips = [decode_audio(r["abspath"]) for r in en_dev[:3]]
@@ -225,4 +225,35 @@ def test_a_long_real_upload_yields_to_live_between_windows(transcriber, shared) 
     assert spy.windows >= 6 and len(result.segments) >= 8
     # Queued audio times the measured model time per second of audio: within a few times the real remaining work.
     assert retry <= max(3, 3 * result.busy), (retry, result.busy)
+    s.close(WAIT)
+
+
+def test_the_heap_goes_back_to_the_system_when_the_queue_drains(monkeypatch) -> None:
+    """Not between the windows of a job, nor while another job waits: once, when nothing is left to do."""
+    from edge_asr.daemon import scheduler as scheduler_module
+    from edge_asr.memory import release_free_heap
+
+    garbage = [bytes(1000) for _ in range(20_000)]  # 20 MB of malloc'd blocks (past pymalloc's small objects)
+    del garbage
+    assert release_free_heap()  # glibc here: malloc_trim is there and gives the freed blocks back
+    trims: list[int] = []
+    drained = threading.Event()
+
+    def trim() -> bool:
+        trims.append(len(t.log))
+        drained.set()
+        return True
+
+    monkeypatch.setattr(scheduler_module, "release_free_heap", trim)
+    t = ScriptedTranscriber()
+    s = Scheduler(t, max_queue=4)
+    a = s.submit(_audio(1, 3), None, Priority.UPLOAD)
+    assert t.started.wait(WAIT)
+    b = s.submit(_audio(2, 2), None, Priority.UPLOAD)
+    for _ in range(5):
+        t.gate.release()
+    a.future.result(WAIT)
+    b.future.result(WAIT)
+    assert drained.wait(WAIT)
+    assert trims == [5], trims  # after all 5 windows of both jobs, not after the first job
     s.close(WAIT)
