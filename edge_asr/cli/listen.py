@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import signal
+import stat
 import sys
 import threading
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import IO
 
 from ..errors import ConfigError, EdgeAsrError
 from ..live.events import DeviceBack, DeviceLost, Error, Event, Final, Partial
-from ..live.pipeline import LiveOptions
+from ..live.settings import LiveOptions
 from ..options import EngineOptions
 from ..shell_args import add_decode_args, transcribe_options
 from .common import build_progress
@@ -181,11 +182,13 @@ class TerminalView:
 
 
 class JsonlWriter:
-    """Appends one JSON object per event line and flushes each; finals are also fsynced (they are the notes)."""
+    """Appends one JSON object per event line and flushes each; finals are also fsynced (they are the notes)
+    when the output is a regular file: a pipe or a terminal (``--output /dev/stdout``) cannot be fsynced."""
 
     def __init__(self, path: Path, types: frozenset[str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.f = path.open("a", encoding="utf-8")
+        self.durable = stat.S_ISREG(os.fstat(self.f.fileno()).st_mode)
         self.types = types
         self.lock = threading.Lock()
 
@@ -196,7 +199,7 @@ class JsonlWriter:
         with self.lock:
             self.f.write(line + "\n")
             self.f.flush()
-            if isinstance(ev, Final):
+            if self.durable and isinstance(ev, Final):
                 os.fsync(self.f.fileno())
 
     def close(self) -> None:
@@ -205,7 +208,7 @@ class JsonlWriter:
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    from ..engine import load_transcriber
+    from ..factory import load_transcriber
     from ..live.pipeline import LivePipeline, make_source
 
     if args.realtime and args.file is None:
