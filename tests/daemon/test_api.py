@@ -7,6 +7,7 @@ import json
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
@@ -20,6 +21,17 @@ pytestmark = pytest.mark.timeout(300)
 
 CORPUS_WER_BAR = 0.12  # tiny.en INT8 on en-dev measures about 0.05 through the CLI; the API must match that
 HTTP_TIMEOUT = 120.0  # s
+
+
+def _http_post(*args: Any, **kw: Any) -> httpx.Response:
+    """httpx.post with the suite's timeout: on a loaded CI machine even an error reply can take over httpx's 5 s."""
+    kw.setdefault("timeout", HTTP_TIMEOUT)
+    return httpx.post(*args, **kw)
+
+
+def _http_get(*args: Any, **kw: Any) -> httpx.Response:
+    kw.setdefault("timeout", HTTP_TIMEOUT)
+    return httpx.get(*args, **kw)
 
 
 def _post(url: str, path: Path, **fields: str) -> httpx.Response:
@@ -105,30 +117,30 @@ def test_bad_uploads_get_a_clear_4xx_and_the_daemon_keeps_serving(shared_daemon,
     url = f"{shared_daemon.url}/v1/audio/transcriptions"
     wav = jfk_path.read_bytes()
     if kind == "empty":
-        r = httpx.post(url, files={"file": ("empty.wav", b"")})
+        r = _http_post(url, files={"file": ("empty.wav", b"")})
     elif kind == "not_audio":
-        r = httpx.post(url, files={"file": ("notes.wav", b"this is a text file, not audio\n" * 50)})
+        r = _http_post(url, files={"file": ("notes.wav", b"this is a text file, not audio\n" * 50)})
     elif kind == "truncated":
-        r = httpx.post(url, files={"file": ("cut.flac", wav[:300])})
+        r = _http_post(url, files={"file": ("cut.flac", wav[:300])})
     elif kind == "no_file":
-        r = httpx.post(url, data={"model": "whisper-1"}, files={"other": ("x.txt", b"x")})
+        r = _http_post(url, data={"model": "whisper-1"}, files={"other": ("x.txt", b"x")})
     elif kind == "json_body":
-        r = httpx.post(url, json={"file": "jfk.flac"})
+        r = _http_post(url, json={"file": "jfk.flac"})
     elif kind == "malformed":
-        r = httpx.post(url, content=b"--xyz\r\n\r\nabc", headers={"content-type": "multipart/form-data"})
+        r = _http_post(url, content=b"--xyz\r\n\r\nabc", headers={"content-type": "multipart/form-data"})
     elif kind == "unterminated":
-        r = httpx.post(url, content=b"--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc",
+        r = _http_post(url, content=b"--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc",
                        headers={"content-type": "multipart/form-data; boundary=xyz"})
     elif kind == "bad_format":
-        r = httpx.post(url, files={"file": ("jfk.flac", wav)}, data={"response_format": "mp3"})
+        r = _http_post(url, files={"file": ("jfk.flac", wav)}, data={"response_format": "mp3"})
     elif kind == "bad_language":
-        r = httpx.post(url, files={"file": ("jfk.flac", wav)}, data={"language": "de"})
+        r = _http_post(url, files={"file": ("jfk.flac", wav)}, data={"language": "de"})
     else:
-        r = httpx.post(url, files={"file": ("jfk.flac", wav)}, data={"temperature": "hot"})
+        r = _http_post(url, files={"file": ("jfk.flac", wav)}, data={"temperature": "hot"})
     assert r.status_code == status, r.text
     body = r.json()
     assert words.lower() in body["error"]["message"].lower(), body
-    assert httpx.get(f"{shared_daemon.url}/healthz").status_code == 200
+    assert _http_get(f"{shared_daemon.url}/healthz").status_code == 200
     assert _post(shared_daemon.url, jfk_path).status_code == 200
 
 
@@ -180,7 +192,7 @@ def test_eight_concurrent_clients_all_get_their_own_transcript(shared_daemon, en
 def test_metrics_parse_and_move(shared_daemon, jfk_path) -> None:
     before = _metrics(shared_daemon.url)
     assert _post(shared_daemon.url, jfk_path).status_code == 200
-    assert httpx.post(f"{shared_daemon.url}/v1/audio/transcriptions", json={}).status_code == 415
+    assert _http_post(f"{shared_daemon.url}/v1/audio/transcriptions", json={}).status_code == 415
     after = _metrics(shared_daemon.url)
     route = "/v1/audio/transcriptions"
     ok = f"edge_asr_http_requests_total{{method=POST,route={route},status=200}}"
@@ -204,14 +216,14 @@ def test_metrics_parse_and_move(shared_daemon, jfk_path) -> None:
 
 def test_health_readiness_and_openapi(shared_daemon) -> None:
     url = shared_daemon.url
-    assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
-    ready = httpx.get(f"{url}/readyz")
+    assert _http_get(f"{url}/healthz").json() == {"status": "ok"}
+    ready = _http_get(f"{url}/readyz")
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready" and body["model"].startswith("tiny.en")
     assert body["mic"]["state"] == "stopped" and "disabled" in body["mic"]["reason"]
-    spec = httpx.get(f"{url}/openapi.json").json()
+    spec = _http_get(f"{url}/openapi.json").json()
     assert "multipart/form-data" in json.dumps(spec["paths"]["/v1/audio/transcriptions"])
-    assert httpx.get(f"{url}/v1/models").json()["data"][0]["id"].startswith("tiny.en")
-    missing = httpx.get(f"{url}/nope")
+    assert _http_get(f"{url}/v1/models").json()["data"][0]["id"].startswith("tiny.en")
+    missing = _http_get(f"{url}/nope")
     assert missing.status_code == 404 and "error" in missing.json()
