@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from .constants import DEFAULT_MODEL
 from .errors import ConfigError
+from .route_table import RouteTable
 
 Task = Literal["transcribe", "translate"]
 BackendName = Literal["auto", "onnxruntime", "litert", "tflite"]  # "tflite": the old name of "litert"
@@ -97,8 +98,6 @@ class EngineOptions:
         if not self.model:
             raise ConfigError("model must not be empty")
         if self.routes.strip():
-            from .routing import RouteTable
-
             RouteTable.parse(self.routes)  # raises ConfigError naming the bad route
 
 

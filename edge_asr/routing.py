@@ -27,63 +27,14 @@ from .engine.base import AudioInput, Transcriber
 from .errors import AudioTooLong, ConfigError
 from .options import EngineOptions, TranscribeOptions
 from .results import Segment, TranscriptionInfo, WindowResult
-from .tokenizer import LANGUAGE_CODES
+from .route_table import ANY, SUGGESTED_ROUTES, RouteTable
 
 log = logging.getLogger(__name__)
 
-ANY = "*"  # the route for every language not named
 ENGLISH = "en"
 PIECE_SECONDS = float(CHUNK_LENGTH)  # s: a re-detected piece is at most one window
 PIECE_SEARCH = 10.0  # s before a piece's end searched for the quietest place to cut
 QUIET_BLOCK = SAMPLE_RATE // 10  # samples (100 ms) over which loudness is compared when cutting
-ROUTE_SEPARATORS = ",;"
-
-
-@dataclass(frozen=True)
-class RouteTable:
-    """Ordered (language or ``*``, model) pairs; validated when built."""
-
-    routes: tuple[tuple[str, str], ...]
-
-    def __post_init__(self) -> None:
-        if not self.routes:
-            raise ConfigError("a route table needs at least one route, e.g. 'en=tiny.en,*=base'")
-        seen: set[str] = set()
-        for language, model in self.routes:
-            if language != ANY and language not in LANGUAGE_CODES:
-                raise ConfigError(f"route {language}={model}: unknown language code {language!r} (e.g. en, de, zh, *)")
-            if not model:
-                raise ConfigError(f"route for {language!r} names no model")
-            if language in seen:
-                raise ConfigError(f"two routes for language {language!r}")
-            seen.add(language)
-
-    @classmethod
-    def parse(cls, spec: str) -> RouteTable:
-        """``"en=tiny.en, *=base"`` (commas or semicolons between routes)."""
-        routes = []
-        for raw in spec.replace(";", ",").split(","):
-            item = raw.strip()
-            if not item:
-                continue
-            language, sep, model = item.partition("=")
-            if not sep:
-                raise ConfigError(f"route {item!r} is not LANGUAGE=MODEL (e.g. en=tiny.en or *=base)")
-            routes.append((language.strip().lower(), model.strip()))
-        return cls(tuple(routes))
-
-    def __str__(self) -> str:
-        return ",".join(f"{lang}={model}" for lang, model in self.routes)
-
-    @property
-    def models(self) -> tuple[str, ...]:
-        """Every model named, in order of first appearance."""
-        return tuple(dict.fromkeys(model for _, model in self.routes))
-
-    def model_for(self, language: str) -> str | None:
-        """The model for ``language``: its own route, else the ``*`` route, else None."""
-        table = dict(self.routes)
-        return table.get(language, table.get(ANY))
 
 
 @dataclass(frozen=True)
@@ -272,29 +223,17 @@ def _tagged(windows: Iterator[WindowResult], language: str, offset: float) -> It
 Loader = Callable[[EngineOptions], Transcriber]
 
 
-def load_router(
-    options: EngineOptions, progress: Callable[[str, float], None] | None = None, loader: Loader | None = None
-) -> RoutedTranscriber:
-    """Load every model of ``options.routes`` (each with ``options``' runtime settings) into one router."""
-    from .engine import load_transcriber
-
+def load_router(options: EngineOptions, loader: Loader) -> RoutedTranscriber:
+    """Load every model of ``options.routes`` with ``loader`` (each with ``options``' runtime settings) into one
+    router. ``factory.load_transcriber`` passes itself as the loader; tests pass scripted models."""
     table = RouteTable.parse(options.routes)
-    load = loader or (lambda o: load_transcriber(o, progress))
     loaded = {}
     for name in table.models:
-        loaded[name] = load(replace(options, model=name, routes=""))
+        loaded[name] = loader(replace(options, model=name, routes=""))
     return RoutedTranscriber(table, loaded)
 
 
-SUGGESTED_ROUTES = "en=tiny.en,*=base"  # English to the fast model, every other language to base
-
-
-def suggested_routes(installed: Iterable[str] | None = None) -> str:
-    """The route table a settings screen can offer: ``en=tiny.en,*=base`` when both models are installed, else ""
-    (a single model). ``installed`` defaults to what ``engine.list_models()`` reports as installed."""
-    if installed is None:
-        from .engine import list_models
-
-        installed = [m.name for m in list_models() if m.installed]
-    names = set(installed)
-    return SUGGESTED_ROUTES if set(RouteTable.parse(SUGGESTED_ROUTES).models) <= names else ""
+def suggested_routes(installed: Iterable[str]) -> str:
+    """The route table a settings screen can offer: ``en=tiny.en,*=base`` when both models are in ``installed``
+    (e.g. the names ``factory.list_models()`` reports as installed), else "" (a single model)."""
+    return SUGGESTED_ROUTES if set(RouteTable.parse(SUGGESTED_ROUTES).models) <= set(installed) else ""

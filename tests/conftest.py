@@ -52,7 +52,7 @@ os.environ.setdefault("EDGE_ASR_CONFIG_DIR", str(ROOT / ".cache" / "test-config"
 @pytest.fixture(scope="session")
 def transcriber():
     """The real INT8 tiny.en on ONNX Runtime, built on first use."""
-    from edge_asr.engine import load_transcriber
+    from edge_asr.factory import load_transcriber
     from edge_asr.options import EngineOptions
 
     return load_transcriber(EngineOptions(threads=2))

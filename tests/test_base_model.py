@@ -45,7 +45,7 @@ def base_folder() -> Path:
 
 @pytest.fixture(scope="module")
 def base(base_folder: Path):
-    from edge_asr.engine import load_transcriber
+    from edge_asr.factory import load_transcriber
 
     return load_transcriber(EngineOptions(model="base", threads=2))
 
@@ -74,7 +74,7 @@ def _text(tr, audio, **opts) -> str:
 
 
 def test_base_is_listed_with_languages_and_sizes(base_folder: Path, base) -> None:
-    from edge_asr.engine import list_models
+    from edge_asr.factory import list_models
 
     info = {m.name: m for m in list_models()}["base"]
     assert info.installed and info.built and info.multilingual and info.languages == 99
@@ -218,7 +218,7 @@ def test_translate_gives_english(base, shared, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def router(base):
-    from edge_asr.engine import load_transcriber
+    from edge_asr.factory import load_transcriber
 
     return load_transcriber(EngineOptions(routes="en=tiny.en,*=base", threads=2))
 

@@ -78,7 +78,7 @@ def test_damaged_source_is_refused(tmp_path: Path, ct2_dir: Path) -> None:
 
 
 def test_three_formats_give_identical_models_and_transcripts(tmp_path: Path, ct2_dir: Path, en_dev) -> None:
-    from edge_asr.engine import load_transcriber
+    from edge_asr.factory import load_transcriber
     from edge_asr.options import EngineOptions
     from edge_asr.weights.ct2 import load_ct2
     from edge_asr.weights.hf import save_hf_folder

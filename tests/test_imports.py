@@ -44,16 +44,9 @@ BENCH_BY_ROLE = {
     "edge_asr.daemon.soak": "the daemon's soak test (`edge-asr bench soak`), moving into edge_asr.bench",
 }
 # Cycles through lazy (function-level) imports that are there on purpose, each with why it is not broken yet.
-KNOWN_LAZY_CYCLES = {
-    frozenset({
-        "edge_asr.decoding", "edge_asr.engine", "edge_asr.engine.base", "edge_asr.engine.litert_backend",
-        "edge_asr.engine.ort_backend", "edge_asr.engine.selection", "edge_asr.export.quantize_static",
-        "edge_asr.options", "edge_asr.results", "edge_asr.routing", "edge_asr.transcribe", "edge_asr.vad_filter",
-    }): "edge_asr.engine.load_transcriber is the factory: it imports the backends, transcribe and routing lazily "
-        "(a missing runtime is then an actionable error, not an ImportError at start-up), while routing and the "
-        "static-QDQ builder call back into it and options validates routes through routing. Breaking it means a "
-        "factory module of its own above engine/, transcribe and routing.",
-}
+# Import cycles through lazy imports, each with why it is there. None today: the factory (edge_asr.factory) sits
+# above engine/, transcribe and routing, and passes itself to the router as its loader.
+KNOWN_LAZY_CYCLES: dict[frozenset[str], str] = {}
 # Modules that may not import in a fresh interpreter of the test environment, with the reason. None today: every
 # optional dependency is in the test extra, so a module that needs one must import.
 EXPECTED_IMPORT_FAILURES: dict[str, str] = {}

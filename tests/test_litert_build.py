@@ -142,7 +142,7 @@ _NO_ONNX_TF_TORCH = """
 import sys
 for name in ("onnx", "onnxruntime", "tensorflow", "torch", "tflite"):
     sys.modules[name] = None  # importing any of them now raises ImportError
-from edge_asr.engine import load_transcriber
+from edge_asr.factory import load_transcriber
 from edge_asr.options import EngineOptions
 tr = load_transcriber(EngineOptions(backend="litert", threads=2, cache_dir=sys.argv[1]))
 segments, _ = tr.transcribe(sys.argv[2])

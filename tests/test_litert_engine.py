@@ -31,7 +31,7 @@ def _text(segments) -> str:
 
 @pytest.fixture(scope="module")
 def litert():
-    from edge_asr.engine import load_transcriber
+    from edge_asr.factory import load_transcriber
 
     return load_transcriber(EngineOptions(backend="litert", threads=2))
 

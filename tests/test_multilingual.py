@@ -50,7 +50,7 @@ def multilingual_model(tmp_path_factory, shared) -> Path:
 
 @pytest.fixture(scope="module")
 def ml_transcriber(multilingual_model, tmp_path_factory):
-    from edge_asr.engine import load_transcriber
+    from edge_asr.factory import load_transcriber
 
     return load_transcriber(
         EngineOptions(model=str(multilingual_model), threads=2, cache_dir=str(tmp_path_factory.mktemp("ml-cache")))

@@ -8,9 +8,11 @@ import os
 
 import onnx
 
-from edge_asr.engine import _ort_files, load_transcriber, ort_prepare
+from edge_asr.engine import ort_prepare
 from edge_asr.engine.ort_backend import _import_ort
 from edge_asr.export.build import ensure_model
+from edge_asr.factory import load_transcriber
+from edge_asr.loading import ort_files
 from edge_asr.options import EngineOptions
 
 
@@ -22,7 +24,7 @@ def test_prepared_copy_decodes_the_same_tokens(transcriber, en_dev, monkeypatch)
     """Same tokens on real speech with the prepared copy (the default) and the built files."""
     paths = [r["abspath"] for r in en_dev[:6]]
     built = ensure_model("tiny.en", verify=False)
-    enc, _, optimized = _ort_files(built)
+    enc, _, optimized = ort_files(built)
     assert optimized and enc.parent.parent == built.directory / "ort"
     monkeypatch.setattr(ort_prepare, "prepared_models", lambda *args: None)
     plain = load_transcriber(EngineOptions(threads=2))
@@ -31,7 +33,7 @@ def test_prepared_copy_decodes_the_same_tokens(transcriber, en_dev, monkeypatch)
 
 def test_prepared_decoder_looks_tokens_up_by_row() -> None:
     built = ensure_model("tiny.en", verify=False)
-    _, dec, _ = _ort_files(built)
+    _, dec, _ = ort_files(built)
     graph = onnx.load(str(dec), load_external_data=False).graph
     gathers = [n for n in graph.node if n.op_type == "Gather"]
     assert any(n.input[0] == ort_prepare.EMBEDDING_ROWS for n in gathers)
@@ -47,8 +49,8 @@ def test_fused_attention_is_opt_in() -> None:
     """With EngineOptions.fused_attention each encoder layer's softmax(q k^T) v is one MultiHeadAttention; the
     default prepared copy keeps the built attention."""
     built = ensure_model("tiny.en", verify=False)
-    default, _, _ = _ort_files(built)
-    fused, _, _ = _ort_files(built, fused_attention=True)
+    default, _, _ = ort_files(built)
+    fused, _, _ = ort_files(built, fused_attention=True)
     assert default.parent != fused.parent
     for enc, count in ((default, 0), (fused, built.dims.n_audio_layer)):
         ops = [n.op_type for n in onnx.load(str(enc), load_external_data=False).graph.node]
@@ -77,7 +79,7 @@ def test_fused_attention_matches_the_unfused_graph() -> None:
 def test_stale_prepared_copy_is_remade(tmp_path) -> None:
     built = ensure_model("tiny.en", verify=False)
     ort = _import_ort()
-    enc, dec, _ = _ort_files(built)
+    enc, dec, _ = ort_files(built)
     stamp = json.loads((enc.parent / ort_prepare.STAMP).read_text())
     os.utime(dec.with_suffix(".data"), ns=(1, 1))  # as if the file had been replaced
     again = ort_prepare.prepared_models(built, ort)
@@ -96,7 +98,7 @@ def test_failed_preparation_loads_the_built_files(monkeypatch, tmp_path) -> None
     monkeypatch.setattr(ort_prepare, "machine_key", lambda *args: "some-other-machine")
     monkeypatch.setattr(ort_prepare, "_prepare", fail)
     assert ort_prepare.prepared_models(built, _import_ort()) is None
-    enc, dec, optimized = _ort_files(built)
+    enc, dec, optimized = ort_files(built)
     assert (enc, dec, optimized) == (built.encoder, built.decoder, False)
     assert not (built.directory / "ort" / "some-other-machine").exists()
     assert not list((built.directory / "ort").glob(".prepare-*"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_asr.engine import selection
+from edge_asr.engine import devices, selection
 from edge_asr.engine.ort_backend import CPU_PROVIDER, choose_providers, provider_options
 from edge_asr.errors import BackendUnavailableError
 from edge_asr.options import EngineOptions
@@ -26,8 +26,11 @@ def machine(monkeypatch, tmp_path):
 
     def set_(providers: list[str] | None = CPU_ONLY, litert: bool = True, arch: str = "x86_64") -> str:
         monkeypatch.setattr(selection, "ort_providers", lambda: providers)
-        monkeypatch.setattr(selection, "litert_version", lambda: "ai-edge-litert 2.3.0" if litert else None)
-        monkeypatch.setattr(selection, "can_build_litert", lambda: litert)
+        monkeypatch.setattr(selection, "litert_installed", lambda: "ai-edge-litert 2.3.0" if litert else None)
+        monkeypatch.setattr(selection, "litert_schema_installed", lambda: litert)
+        # what an unavailable device's message says is installed
+        monkeypatch.setattr(devices, "ort_providers", lambda: providers)
+        monkeypatch.setattr(devices, "litert_version", lambda: "ai-edge-litert 2.3.0" if litert else None)
         monkeypatch.setattr(selection.platform, "machine", lambda: arch)
         return str(tmp_path)
 
@@ -145,3 +148,38 @@ def test_cli_reports_the_device_not_another_backend(tmp_path: Path) -> None:
         )
         assert proc.returncode == 2
         assert "device 'cuda' is not available" in proc.stderr and "onnxruntime-gpu" in proc.stderr, proc.stderr
+
+
+def test_a_directory_left_by_an_uninstall_is_not_an_installed_runtime(tmp_path, monkeypatch) -> None:
+    # LiteRT is found, not imported (importing it costs ~8 MiB); an empty folder must not pass for it.
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "leftover_runtime" / "__pycache__").mkdir(parents=True)
+    assert not devices._found("leftover_runtime")
+    (tmp_path / "leftover_runtime" / "__init__.py").write_text("")
+    assert devices._found("leftover_runtime")
+
+
+def test_the_unavailable_device_message_lists_what_the_machine_has(machine) -> None:
+    cache = machine(providers=["CPUExecutionProvider"], litert=False)
+    with pytest.raises(BackendUnavailableError) as exc:
+        _choose(cache, device="cuda")
+    assert "onnxruntime with CPUExecutionProvider; LiteRT not installed" in str(exc.value)
+
+
+def test_a_litert_that_does_not_load_falls_back_to_onnxruntime_before_building(monkeypatch) -> None:
+    from edge_asr.engine import litert_backend
+    from edge_asr.export import tflite_build
+    from edge_asr.factory import load_transcriber
+
+    monkeypatch.setattr(selection.platform, "machine", lambda: "aarch64")  # where auto picks LiteRT
+
+    def broken() -> None:
+        raise BackendUnavailableError("the LiteRT backend needs ai-edge-litert (simulated: it does not load)")
+
+    def no_build(*args: object, **kw: object) -> None:
+        raise AssertionError("a LiteRT model was built for a LiteRT that cannot run it")
+
+    monkeypatch.setattr(litert_backend, "import_interpreter", broken)
+    monkeypatch.setattr(tflite_build, "ensure_litert_model", no_build)
+    tr = load_transcriber(EngineOptions(threads=2, cache_dir=os.environ["EDGE_ASR_CACHE_DIR"]))
+    assert "onnxruntime" in tr.name

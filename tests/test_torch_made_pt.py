@@ -18,7 +18,8 @@ import pytest
 
 from edge_asr.weights import ModelDims, default_alignment_heads, expected_shapes
 from edge_asr.weights.loader import detect_format, load_weights
-from edge_asr.weights.openai_pt import load_openai_pt, read_torch_file
+from edge_asr.weights.openai_pt import load_openai_pt
+from edge_asr.weights.torch_pickle import read_torch_file
 from tests.fixtures.pt_writer import ALIGNMENT, save_openai_pt
 
 FIXTURES = Path(__file__).parent / "fixtures" / "torch_made"

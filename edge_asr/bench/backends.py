@@ -64,7 +64,7 @@ def _model_bytes(backend: str, engine: EngineOptions) -> dict[str, int]:
 
 
 def _load(backend: str, engine: EngineOptions) -> tuple[Callable[[Path], str], Runs, CountingRuntime]:
-    from ..engine import load_transcriber
+    from ..factory import load_transcriber
     from ..transcribe import WhisperTranscriber
 
     opts = replace(engine, backend=backend)  # type: ignore[arg-type]  # checked by the CLI

@@ -203,7 +203,7 @@ def measure_uploads(url: str, data: bytes, n: int) -> dict[str, Any]:
 
 def measure_batching() -> list[dict[str, float]]:
     """Encoder time per item at batch sizes 1, 2, 4 on the loaded model (runtime internals, in process)."""
-    from ..engine import load_transcriber
+    from ..factory import load_transcriber
 
     rt = load_transcriber().runtime  # type: ignore[attr-defined]
     mel = (np.random.default_rng(0).standard_normal((1, 80, BATCH_FRAMES)) * 0.3).astype(np.float32)

@@ -32,7 +32,7 @@ def _pipeline_parts() -> tuple[Any, Any]:
 
 
 def child_bare(clip: str) -> None:
-    from ..engine import load_transcriber
+    from ..factory import load_transcriber
 
     pipeline_cls, file_source = _pipeline_parts()
     pipeline = pipeline_cls(load_transcriber(), file_source(clip, realtime=True))

@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.minutes <= 0 or a.gap < LiveOptions().min_silence or a.idle_seconds <= 0:
         raise ConfigError("--minutes and --idle-seconds must be positive, --gap at least the min-silence (0.5 s)")
-    from ..engine import load_transcriber
+    from ..factory import load_transcriber
 
     engine = EngineOptions(model=a.model, cache_dir=a.cache_dir,
                            **({"threads": a.threads, "decoder_threads": a.threads} if a.threads else {}))

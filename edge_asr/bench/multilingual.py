@@ -50,7 +50,7 @@ def _margin(probs: Sequence[tuple[str, float]]) -> float:
 
 
 def _ours(engine: EngineOptions) -> System:
-    from ..engine import load_transcriber
+    from ..factory import load_transcriber
 
     tr = load_transcriber(engine)
     if not tr.is_multilingual:

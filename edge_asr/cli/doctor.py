@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,15 +50,15 @@ class BackendBench:
 
     def median(self, name: str) -> float:
         values: list[float] = getattr(self, name)
-        return statistics.median(values) if values else float("nan")
+        return float(np.median(values)) if values else float("nan")
 
 
 def _runtimes() -> dict[str, Any]:
-    from ..engine.litert_backend import runtime_version
-    from ..engine.selection import can_build_litert, ort_providers, ort_version
+    from ..engine.devices import litert_version, ort_providers, ort_version
+    from ..engine.selection import can_build_litert
 
     providers = ort_providers()
-    litert = runtime_version()
+    litert = litert_version()
     out: dict[str, Any] = {
         "onnxruntime": {"version": ort_version(), "providers": providers} if providers is not None else None,
         "litert": {"version": litert, "delegates": ["XNNPACK (CPU)"], "can_build": can_build_litert()}
@@ -81,7 +80,7 @@ def _auto(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _load(backend: str, args: argparse.Namespace) -> tuple[Any, float]:
-    from ..engine import load_transcriber
+    from ..factory import load_transcriber
 
     opts = engine_options(argparse.Namespace(**{**vars(args), "backend": backend}))
     started = time.perf_counter()
@@ -196,7 +195,7 @@ def _print(report: dict[str, Any], threads: int) -> None:
         if b["error"]:
             print(f"  {b['backend']:12s} unavailable: {b['error']}")
             continue
-        med = {k: statistics.median(b[k]) if b[k] else float("nan") for k in ("demo_s", "encoder_30s_s", "step_ms")}
+        med = {k: float(np.median(b[k])) if b[k] else float("nan") for k in ("demo_s", "encoder_30s_s", "step_ms")}
         print(
             f"  {b['backend']:12s} demo clip (11 s) {med['demo_s']:.3f} s, encoder 30-s window "
             f"{med['encoder_30s_s'] * 1000:.0f} ms, decoder step {med['step_ms']:.2f} ms, load {b['load_s']:.2f} s, "

@@ -32,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine import load_transcriber
     from ..evaluate import Clip, evaluate, print_table, read_manifest, require_scoring
+    from ..factory import load_transcriber
 
     require_scoring("`edge-asr eval`")  # before the model loads
 

@@ -57,9 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run_list(args: argparse.Namespace) -> int:
     from ..distribution import frozen_bundle, missing_part
-    from ..engine import list_models
     from ..export.build import EXPORT_VERSION, cache_root, cache_size
     from ..export.prebuilt import find_prebuilt
+    from ..factory import list_models
 
     print(f"{'model':10s} {'state':13s} {'languages':12s} {'checkpoint':>10s} {'INT8':>9s}  description")
     for m in list_models(args.cache_dir):

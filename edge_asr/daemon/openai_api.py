@@ -264,7 +264,7 @@ async def _audio_request(request: Request, task: str) -> Response:
 
 async def models(request: Request) -> dict[str, Any]:
     """GET /v1/models: every installed model (OpenAI's list shape), the loaded ones first and marked."""
-    from ..engine import list_models
+    from ..factory import list_models
 
     daemon = request.app.state.daemon
     loaded = loaded_models(daemon)

@@ -46,7 +46,7 @@ TranscriberLoader = Callable[[DaemonConfig, Callable[[str, float], None]], Trans
 
 
 def load_real_transcriber(config: DaemonConfig, progress: Callable[[str, float], None]) -> Transcriber:
-    from ..engine import load_transcriber
+    from ..factory import load_transcriber
 
     return load_transcriber(config.model.engine_options(), progress)
 

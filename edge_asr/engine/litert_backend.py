@@ -17,7 +17,6 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, ModelError
 from ..options import EngineOptions
+from .devices import device_unavailable, litert_version
 from .runtime import KV, StepOutput
 
 log = logging.getLogger(__name__)
@@ -35,20 +35,6 @@ DELEGATE = "XNNPACK"
 # so the sizes follow the filled length closely; each change costs one re-allocation of the graph.
 CACHE_BUCKETS = (32, 64, 96, 128, 192, 256, 320, 384)
 NEG_MASK = -1e9  # the exporter's mask value for empty cache slots
-
-
-def runtime_version() -> str | None:
-    """'ai-edge-litert 2.3.0' (or tflite-runtime's) when a LiteRT interpreter is importable, else None."""
-    for module, dist in (("ai_edge_litert", "ai-edge-litert"), ("tflite_runtime", "tflite-runtime")):
-        try:
-            __import__(f"{module}.interpreter")
-        except ImportError:
-            continue
-        try:
-            return f"{dist} {metadata.version(dist)}"
-        except metadata.PackageNotFoundError:
-            return dist
-    return None
 
 
 def import_interpreter() -> tuple[Any, str]:
@@ -62,13 +48,11 @@ def import_interpreter() -> tuple[Any, str]:
                 "the LiteRT backend needs ai-edge-litert: pip install 'edge-asr[litert]' (or: pip install "
                 "ai-edge-litert); or use --backend onnxruntime"
             ) from None
-    return Interpreter, runtime_version() or "LiteRT"
+    return Interpreter, litert_version() or "LiteRT"
 
 
 def check_device(device: str) -> None:
     if device.lower() not in DEVICES:
-        from .selection import device_unavailable
-
         raise device_unavailable(device, f"LiteRT runs on the CPU only here, through {DELEGATE}")
 
 

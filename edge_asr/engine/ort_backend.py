@@ -10,20 +10,11 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, ModelError
 from ..options import EngineOptions
+from .devices import ACCELERATED_PROVIDERS, CPU_PROVIDER, ORT_DEVICES, device_unavailable
 from .runtime import KV, StepOutput, empty_cache
 
 log = logging.getLogger(__name__)
 
-# Accelerators worth trying before the CPU, best first (Jetson: TensorRT/CUDA; Qualcomm: QNN; Arm boards: ACL).
-ACCELERATED_PROVIDERS = (
-    "TensorrtExecutionProvider",
-    "CUDAExecutionProvider",
-    "QNNExecutionProvider",
-    "CoreMLExecutionProvider",
-    "ACLExecutionProvider",
-    "ArmNNExecutionProvider",
-)
-CPU_PROVIDER = "CPUExecutionProvider"
 QNN_HTP_BACKEND = "libQnnHtp.so"  # the Hexagon NPU backend of the QNN SDK (onnxruntime-qnn ships it)
 
 
@@ -43,8 +34,6 @@ def _import_ort() -> Any:
 def choose_providers(device: str, available: list[str]) -> list[str]:
     """The provider list for a device setting: 'auto' picks the best available accelerator, then the CPU;
     a named one (cuda, tensorrt, qnn, or a full provider name) comes first, the CPU catches what it cannot run."""
-    from .selection import ORT_DEVICES, device_unavailable
-
     key = device.lower()
     if key == "cpu":
         return [CPU_PROVIDER]

@@ -12,71 +12,33 @@ import json
 import logging
 import platform
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ..errors import BackendUnavailableError
 from ..options import EngineOptions
+from .devices import (
+    ACCELERATED_PROVIDERS,
+    CPU_DEVICES,
+    LITERT_DEVICES,
+    ORT_DEVICES,
+    device_unavailable,
+    litert_installed,
+    litert_schema_installed,
+    ort_providers,
+    ort_version,
+)
 
 log = logging.getLogger(__name__)
 
-# Short device names -> ONNX Runtime execution providers.
-ORT_DEVICES = {
-    "cuda": "CUDAExecutionProvider",
-    "tensorrt": "TensorrtExecutionProvider",
-    "trt": "TensorrtExecutionProvider",
-    "qnn": "QNNExecutionProvider",
-    "coreml": "CoreMLExecutionProvider",
-    "acl": "ACLExecutionProvider",
-    "armnn": "ArmNNExecutionProvider",
-    "openvino": "OpenVINOExecutionProvider",
-    "dml": "DmlExecutionProvider",
-    "rocm": "ROCMExecutionProvider",
-    "migraphx": "MIGraphXExecutionProvider",
-    "xnnpack": "XnnpackExecutionProvider",
-}
-CPU_DEVICES = ("auto", "cpu")
-LITERT_DEVICES = ("xnnpack",)
 ARM_MACHINES = ("aarch64", "arm64", "armv7l", "armv8l")
 MEASUREMENT_FILE = ".backend-benchmark.json"  # in the model cache root
-DEVICE_HINTS = {
-    "CUDAExecutionProvider": "pip install onnxruntime-gpu (Jetson: NVIDIA's onnxruntime-gpu wheel for its JetPack)",
-    "TensorrtExecutionProvider": "pip install onnxruntime-gpu with TensorRT (Jetson: JetPack's TensorRT and "
-    "NVIDIA's onnxruntime-gpu wheel)",
-    "QNNExecutionProvider": "pip install onnxruntime-qnn (Snapdragon/Qualcomm boards)",
-    "XnnpackExecutionProvider": "LiteRT runs XNNPACK: pip install ai-edge-litert, then --backend litert",
-}
 
 
 @dataclass(frozen=True)
 class Choice:
     backend: str  # "onnxruntime" | "litert"
     reason: str
-
-
-def ort_providers() -> list[str] | None:
-    """ONNX Runtime's available providers, or None when it is not installed."""
-    try:
-        import onnxruntime
-    except ImportError:
-        return None
-    return list(onnxruntime.get_available_providers())
-
-
-def ort_version() -> str | None:
-    try:
-        return metadata.version("onnxruntime") if ort_providers() is not None else None
-    except metadata.PackageNotFoundError:  # onnxruntime-gpu / -qnn carry other distribution names
-        import onnxruntime
-
-        return str(onnxruntime.__version__)
-
-
-def litert_version() -> str | None:
-    from .litert_backend import runtime_version
-
-    return runtime_version()
 
 
 def can_build_litert() -> bool:
@@ -93,23 +55,6 @@ def is_arm(machine: str | None = None) -> bool:
     return (machine or platform.machine()).lower() in ARM_MACHINES
 
 
-def available_summary() -> str:
-    providers = ort_providers()
-    ort = f"onnxruntime with {', '.join(providers)}" if providers is not None else "onnxruntime not installed"
-    lit = litert_version()
-    return f"{ort}; {lit + ' with XNNPACK (--device cpu/xnnpack)' if lit else 'LiteRT not installed'}"
-
-
-def device_unavailable(device: str, detail: str = "") -> BackendUnavailableError:
-    """The error for a device nothing installed here provides: the device itself, what there is, how to add it."""
-    provider = ORT_DEVICES.get(device.lower(), device)
-    hint = DEVICE_HINTS.get(provider, "`edge-asr doctor` lists what this machine has")
-    detail = f" ({detail})" if detail else ""
-    return BackendUnavailableError(
-        f"device {device!r} is not available here{detail}. Installed: {available_summary()}. To add it: {hint}"
-    )
-
-
 def measurement_path(cache_dir: str | None = None) -> Path:
     """In the model cache (so a test session's cache has its own)."""
     from ..export.build import cache_root
@@ -118,9 +63,8 @@ def measurement_path(cache_dir: str | None = None) -> Path:
 
 
 def measurement_key(threads: int) -> str:
-    return (
-        f"{platform.machine()}|{platform.processor() or _cpu_model()}|ort {ort_version()}|{litert_version()}|{threads}"
-    )
+    cpu = platform.processor() or _cpu_model()
+    return f"{platform.machine()}|{cpu}|ort {ort_version()}|{litert_installed()}|{threads}"
 
 
 def _cpu_model() -> str:
@@ -163,7 +107,8 @@ def choose_backend(opts: EngineOptions) -> Choice:
     if opts.backend == "litert":
         return Choice("litert", "--backend litert")
     providers = ort_providers()
-    litert = litert_version() is not None and can_build_litert()
+    # Found, not imported (nor its schema): on the usual ONNX Runtime path, LiteRT is never loaded.
+    litert = litert_installed() is not None and litert_schema_installed()
     if device in LITERT_DEVICES and litert:
         return Choice("litert", f"--device {device}: LiteRT's XNNPACK delegate")
     if device not in CPU_DEVICES:
@@ -178,8 +123,6 @@ def choose_backend(opts: EngineOptions) -> Choice:
     if providers is None:
         return Choice("litert", "onnxruntime is not installed")
     if device == "auto":
-        from .ort_backend import ACCELERATED_PROVIDERS
-
         accel = [p for p in ACCELERATED_PROVIDERS if p in providers]
         if accel:
             return Choice("onnxruntime", f"onnxruntime has the {accel[0]} accelerator")

@@ -259,7 +259,7 @@ class MainWindow(QMainWindow):
             self.load_model()
 
     def edit_settings(self) -> None:
-        from ..engine import list_models
+        from ..factory import list_models
 
         try:
             models = list_models()

@@ -53,7 +53,7 @@ class ModelController(QObject):
         if self._job is not None:
             self._pending = options  # the latest choice wins once the running load ends
             return
-        from ..engine import load_transcriber
+        from ..factory import load_transcriber
 
         self.transcriber = None
         self.state = ModelState.LOADING

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from edge_asr.engine import list_models
+from edge_asr.factory import list_models
 from edge_asr.gui.settings_panel import SettingsDialog
 
 from .conftest import MODEL_TIMEOUT_MS, open_window
