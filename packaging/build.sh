@@ -17,6 +17,12 @@ VENV=${EDGE_ASR_BUILD_VENV:-$ROOT/build/venv}
 PYINSTALLER_REQ="pyinstaller>=6.10,<7"
 APT_BUILD=(binutils gcc)    # objdump, readelf, strip (PyInstaller, stubs.py); gcc compiles the stubs
 APT_DEB=(dpkg-dev fakeroot) # dpkg-deb, dpkg-architecture; files owned by root in the package
+# What PySide6's Qt loads, so PyInstaller can import it while analysing the GUI and collect these libraries into the
+# bundle (a desktop has them; a bare build machine or chroot does not). libgl1 and libegl1 stay with the system:
+# the GUI .deb depends on them.
+APT_GUI=(libglib2.0-0 libgl1 libegl1 libfontconfig1 libfreetype6 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
+  libx11-xcb1 libxcb-cursor0 libxcb-glx0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
+  libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0 libxcb-xkb1)
 
 log() { echo "== $*" >&2; }
 now() { date +%s.%N; }
@@ -67,7 +73,7 @@ report_parts() {
 }
 
 cmd_bundle() {
-  apt_need "${APT_BUILD[@]}"
+  apt_need "${APT_BUILD[@]}" "${APT_GUI[@]}"
   local t0 t
   t0=$(now)
   build_venv

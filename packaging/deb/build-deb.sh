@@ -46,7 +46,8 @@ t_bundle=$(elapsed "$t0")
 # The system libraries the bundles leave to the system (packaging/pyinstaller/common.py says why).
 DEPENDS_BASE="libc6 (>= 2.36), libstdc++6, libgcc-s1, libasound2, libportaudio2"
 DEPENDS_CLI="$DEPENDS_BASE, adduser, procps"  # procps: the unit's ExecReload=/bin/kill
-DEPENDS_GUI="$DEPENDS_BASE, libgl1, libegl1, libxcb1, libdrm2, libwayland-client0, libwayland-cursor0, fonts-dejavu-core | fonts-liberation2"
+# libsm6, libice6: Qt's xcb platform plugin links them, and PyInstaller leaves them to the system.
+DEPENDS_GUI="$DEPENDS_BASE, libgl1, libegl1, libxcb1, libdrm2, libwayland-client0, libwayland-cursor0, libsm6, libice6, fonts-dejavu-core | fonts-liberation2"
 
 control() {  # name depends description-line description-body installed-dir
   local kib

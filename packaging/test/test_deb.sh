@@ -5,11 +5,17 @@
 # GUI package's app runs with nothing but its own dependencies, then remove and purge leave nothing behind.
 #
 #   bash packaging/test/test_deb.sh [DIST]      after `bash packaging/build.sh deb`; needs root, debootstrap, curl
+#   EDGE_ASR_DEB_ARCH=arm64 bash packaging/test/test_deb.sh     the arm64 packages (packaging/arm64.sh), in an arm64
+#                                                rootfs under qemu-user emulation (tests/arm64/rootfs.sh registers it)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 DIST=$(cd "${1:-dist}" && pwd)
-ARCH=$(dpkg --print-architecture)
+HOST_ARCH=$(dpkg --print-architecture)
+ARCH=${EDGE_ASR_DEB_ARCH:-$HOST_ARCH}
+# s the daemon may take to be ready: emulated (another architecture under qemu-user) it runs 20-50x slower.
+READY_TIMEOUT=90
+[ "$ARCH" = "$HOST_ARCH" ] || READY_TIMEOUT=900
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)
 DEB=$DIST/edge-asr_${VERSION}_${ARCH}.deb
 GUI_DEB=$DIST/edge-asr-gui_${VERSION}_${ARCH}.deb
@@ -48,7 +54,10 @@ snapshot() {
     -o -path ./var/cache/ldconfig -o -path ./run \) -prune -o -print | sort)
 }
 
-bash packaging/test/rootfs.sh "$R" >/dev/null
+if [ "$ARCH" != "$HOST_ARCH" ] && [ "$ARCH" = arm64 ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  echo "test_deb: arm64 needs qemu-aarch64 in binfmt_misc: run tests/arm64/rootfs.sh once" >&2; exit 2
+fi
+EDGE_ASR_ROOTFS_ARCH=$ARCH bash packaging/test/rootfs.sh "$R" >/dev/null
 mount -t proc proc "$R/proc"
 mount --bind /dev "$R/dev"
 mkdir -p "$CACHE/apt-archives/partial" "$R/var/cache/apt/archives"
@@ -58,7 +67,7 @@ cp "$DEB" "$GUI_DEB" "$R/tmp/debs/"
 JFK=$ROOT/../shared/speech/en-dev/jfk.flac
 [ -f "$JFK" ] || JFK=$ROOT/edge_asr/data/jfk.flac
 cp "$JFK" "$R/clips/jfk.flac"
-echo "== deb: $(basename "$DEB") and $(basename "$GUI_DEB") in a clean bookworm rootfs ($R)"
+echo "== deb: $(basename "$DEB") and $(basename "$GUI_DEB") in a clean bookworm $ARCH rootfs ($R)"
 apt_in update -qq
 # systemd-analyze is the verifier, not a dependency: install it first, so that what remains after the purge is
 # compared with a system that already had it.
@@ -93,7 +102,7 @@ chroot --userspec=edge-asr:edge-asr --groups=audio "$R" env -i PATH=/usr/bin:/bi
 DAEMON_PID=$!
 t=$SECONDS
 ready=
-until [ $((SECONDS - t)) -gt 90 ]; do
+until [ $((SECONDS - t)) -gt "$READY_TIMEOUT" ]; do
   ready=$(curl -s "http://127.0.0.1:$PORT/readyz" || true)
   "$HOST_PY" -c 'import json, sys; sys.exit(json.loads(sys.argv[1])["status"] != "ready")' "$ready" 2>/dev/null && break
   kill -0 "$DAEMON_PID" 2>/dev/null || break
