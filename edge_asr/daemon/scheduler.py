@@ -120,6 +120,7 @@ class Scheduler:
         self._accepting = True
         self._closing = False
         self._rtf = INITIAL_RTF
+        self._measured = False  # the first window replaces the guess: a prior 5-10x off would linger for windows
         self._thread = threading.Thread(target=self._run, name="edge-asr-scheduler", daemon=True)
         self._thread.start()
 
@@ -247,7 +248,9 @@ class Scheduler:
             with self._cond:
                 job.done_audio = window.end
                 if audio > 0:
-                    self._rtf = (1 - RTF_SMOOTHING) * self._rtf + RTF_SMOOTHING * spent / audio
+                    weight = RTF_SMOOTHING if self._measured else 1.0
+                    self._rtf = (1 - weight) * self._rtf + weight * spent / audio
+                    self._measured = True
             return True
         except StopIteration:
             assert job.info is not None

@@ -170,8 +170,10 @@ def test_live_restarts_on_reload_leave_memory_fds_and_threads_flat(start_daemon,
     def restart(i: int, mark: int) -> int:
         write(round(0.5 + 0.05 * (i % 2 + 1), 2))  # a live setting changes: the pipeline restarts
         d.send_signal(signal.SIGHUP)
-        mark = d.wait_count("reloaded the configuration", 1, RELOAD_WAIT, mark)
-        return d.wait_count("live: capturing from", 1, RELOAD_WAIT, mark)
+        d.wait_count("reloaded the configuration", 1, RELOAD_WAIT, mark)
+        # The new pipeline's thread may log before the reload's own line does: count from the old one's stop.
+        stopped = d.wait_count("live: stopped capturing", 1, RELOAD_WAIT, mark)
+        return d.wait_count("live: capturing from", 1, RELOAD_WAIT, stopped)
 
     write(0.5)
     d = start_daemon("--config", str(cfg), live=True)
