@@ -33,7 +33,7 @@ def live_options(base: TranscribeOptions | None) -> tuple[TranscribeOptions, Tra
     return partial, final
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: ``job in queue`` must not compare audio arrays
 class Job:
     kind: Literal["partial", "final"]
     utt_id: int
@@ -48,6 +48,9 @@ class Job:
     early: Utterance | None = None  # speculative finals: the utterance if it ends at this pause (carry included)
     paused_at: float = 0.0  # monotonic time of that pause
     published: bool = False  # published early, before the VAD confirmed the end
+    look: bool = False  # a first look at a lull (streaming.py): shown at the pause, never the settled final
+    candidate: Final | None = None  # looks: the final it gave, if it ends a sentence, until the pause shows it
+    after_look: Job | None = None  # speculative finals: the look at the same silence, if any
     cancelled: bool = False
     done: bool = False
     failed: bool = False

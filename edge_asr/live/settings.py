@@ -27,6 +27,7 @@ class LiveOptions:
     min_silence: float = 0.5  # s of silence that ends an utterance
     pre_roll: float = 0.5  # s of audio kept before the speech onset (weak first syllables)
     post_roll: float = 0.2  # s of audio kept after the speech end
+    lull: float = 0.064  # s of silence before a first look at the text, shown at the pause (streaming.py; 0: off)
     max_utterance: float = 15.0  # s; longer speech is split at the quietest point near the cap
     split_window: float = 3.0  # s before the cap searched for that point
     no_speech_threshold: float = 0.6  # hallucination guard: see guard.py
@@ -47,7 +48,7 @@ class LiveOptions:
         return SegmenterConfig(threshold=self.vad_threshold, neg_threshold=self.vad_release,
                                energy_gate_dbfs=self.energy_gate_dbfs, min_speech=self.min_speech,
                                min_silence=self.min_silence, pre_roll=self.pre_roll, post_roll=self.post_roll,
-                               max_utterance=self.max_utterance, split_window=self.split_window)
+                               lull=self.lull, max_utterance=self.max_utterance, split_window=self.split_window)
 
     def guard_config(self) -> GuardConfig:
         return GuardConfig(no_speech_threshold=self.no_speech_threshold, log_prob_threshold=self.log_prob_threshold,

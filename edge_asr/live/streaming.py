@@ -16,6 +16,13 @@ ellipsis) and passes the guard while the speaker is still silent, it is publishe
 the min-silence wait (0.5 s): the final arrives about 0.3 s sooner. Should speech resume within that wait, the VAD
 keeps the utterance open exactly as without early finals, and its final, when it ends, comes with ``replaces`` =
 the early final's id (events.py). The settled finals are therefore the ones the pipeline would publish anyway.
+
+**A first look.** The speculative decode cannot start before the post-roll (0.2 s) has been heard, and takes about
+0.1 s: the early final would come 0.3 s after the VAD's end of speech at best. So at the lull before it (0.064 s of
+silence, vad.Lull) what the utterance holds is decoded already; if that reads as a finished sentence it is shown
+the moment the pause is certain. The speculative decode on the final's own audio follows as before and is the one
+that settles: when its text differs, it replaces the look's (``replaces``), so the text a reader settles on is
+unchanged.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from .hypotheses import LocalAgreement
 from .hypotheses import merge_segments as _merge
 from .hypotheses import merge_utterances as _merge_utterances
 from .jobs import CurrentAudio, Job, final_of, live_options, token_cap, with_carry
-from .vad import End, Onset, Pause, Resume, SegmenterEvent, Utterance
+from .vad import End, Lull, Onset, Pause, Resume, SegmenterEvent, Utterance
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,8 @@ class StreamingDecoder:
         self.synchronous = synchronous  # file input as fast as possible: wait for each decode (deterministic)
         self.early_finals = early_finals and speculative
         self._early: tuple[int, int] | None = None  # (utterance, final id) of an early final a later one replaces
+        self._early_text = ""  # and its text
+        self._look: Job | None = None  # the first look at the current lull (module docstring)
         self._cv = threading.Condition()
         self._finals: list[Job] = []  # waiting, in order
         self._partial: Job | None = None  # the one waiting partial
@@ -107,13 +116,19 @@ class StreamingDecoder:
         if isinstance(ev, Onset):
             with self._cv:
                 self._new_utterance(ev.speech_start)
+        elif isinstance(ev, Lull):
+            held = current() if self.early_finals else None
+            if held is not None:
+                self._submit_look(Job("final", self._utt_id, held[0], held[1], end=ev.end, early=ev.utterance,
+                                      speech_start=self._speech_start, look=True))
         elif isinstance(ev, Pause):
+            look = self._show_look(arrival)
             held = current() if self.speculative else None
             if held is not None:
                 audio, start = held
                 early = ev.utterance if self.early_finals else None
                 self._submit_final(Job("final", self._utt_id, audio, start, end=ev.end, early=early,
-                                       paused_at=arrival, speech_start=self._speech_start))
+                                       paused_at=arrival, speech_start=self._speech_start, after_look=look))
         elif isinstance(ev, Resume):
             self._cancel_speculation()
         elif isinstance(ev, End):
@@ -161,6 +176,7 @@ class StreamingDecoder:
 
     def _end(self, utt: Utterance, arrival: float) -> None:
         with self._cv:
+            self._drop_look()
             ended = self._utt_id
             self._open_utt = None
             self._partial = None
@@ -239,8 +255,39 @@ class StreamingDecoder:
         if self.synchronous:
             self.wait_idle()
 
+    def _submit_look(self, job: Job) -> None:
+        with self._cv:
+            self._drop_look()
+            self._look = job
+            self._partial = None
+            self._finals.append(job)
+            self._cv.notify_all()
+        if self.synchronous:
+            self.wait_idle()
+
+    def _show_look(self, paused_at: float) -> Job | None:
+        """The pause is certain: publish the look's final if it is ready (else _run does when it is)."""
+        with self._cv:
+            look = self._look
+            if look is None or look.cancelled or look.utt_id != self._utt_id:
+                return None
+            look.paused_at = paused_at
+            if look.candidate is not None:
+                look.published = True
+                self._publish_final(look.candidate, paused_at, look)
+            return look
+
+    def _drop_look(self) -> None:
+        """Lock held. A look not yet shown no longer applies (speech resumed, the utterance ended or split)."""
+        look, self._look = self._look, None
+        if look is not None and not look.published:
+            look.cancelled = True
+            if look in self._finals:
+                self._finals.remove(look)
+
     def _cancel_speculation(self) -> None:
         with self._cv:
+            self._drop_look()
             if self._speculation is not None:
                 self._speculation.cancelled = True
                 if self._speculation in self._finals:
@@ -356,11 +403,20 @@ class StreamingDecoder:
             job.segments = segs
             if job.confirmed:
                 self._publish_final(self._make_final(job, segs), job.vad_end_at, job)
+            elif job.look:  # shown when the pause is certain (_show_look), if it ends a sentence
+                final = self._make_final(job, segs, early=True)
+                if final is not None and ends_turn(final.segment.text):
+                    job.candidate = final
+                    if job.paused_at:
+                        job.published = True
+                        self._publish_final(final, job.paused_at, job)
             elif job.early is not None:  # speculative, the speaker still silent: publish now if it ends a turn
                 final = self._make_final(job, segs, early=True)
                 if final is not None and ends_turn(final.segment.text):
                     job.published = True
-                    self._publish_final(final, job.paused_at, job)
+                    look = job.after_look
+                    if look is None or not look.published or final.segment.text != self._early_text:
+                        self._publish_final(final, job.paused_at, job)  # else the look showed this very text
             # else speculative: _end() publishes it if the VAD confirms this end
 
     def _make_final(self, job: Job, segs: list[Segment], early: bool = False) -> Final | None:
@@ -400,6 +456,7 @@ class StreamingDecoder:
                               seg.compression_ratio, seg.no_speech_prob, seg.temperature, seg.words),
                       latency=max(0.0, time.monotonic() - vad_end_at), replaces=replaces)
         self._early = (job.utt_id, self._final_count) if job.published else None
+        self._early_text = final.segment.text if job.published else ""
         self._final_count += 1
         self.last_latency = final.latency
         self.publish(final)

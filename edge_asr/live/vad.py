@@ -75,6 +75,7 @@ class SegmenterConfig:
     min_silence: float = 0.5  # s of silence that ends an utterance
     pre_roll: float = 0.5  # s of audio kept before the first speech window
     post_roll: float = 0.2  # s of audio kept after the last speech window
+    lull: float = 0.064  # s of silence after which a Lull is reported (a first look at the text; 0: never)
     max_utterance: float = 15.0  # s; longer speech is split at the quietest point near the cap
     split_window: float = 3.0  # s before the cap searched for that quietest point
 
@@ -83,11 +84,13 @@ class SegmenterConfig:
             raise ConfigError(f"VAD threshold must be between 0 and 1, not {self.threshold}")
         if self.neg_threshold is not None and not 0.0 <= self.neg_threshold <= self.threshold:
             raise ConfigError("the VAD release threshold must be between 0 and the threshold")
-        for name in ("min_speech", "min_silence", "pre_roll", "post_roll"):
+        for name in ("min_speech", "min_silence", "pre_roll", "post_roll", "lull"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")
         if self.post_roll > self.min_silence:
             raise ConfigError("post_roll must not exceed min_silence (the padding is part of the closing silence)")
+        if self.lull > self.post_roll:
+            raise ConfigError("lull must not exceed post_roll (it comes before the pause)")
         if self.max_utterance < 2.0 or not 0.0 < self.split_window < self.max_utterance:
             raise ConfigError("max_utterance must be at least 2 s and split_window between 0 and max_utterance")
 
@@ -120,6 +123,16 @@ class Onset:
 
 
 @dataclass(frozen=True)
+class Lull:
+    """Silence has lasted ``lull``, less than the post-roll: the speaker may be done. What the utterance holds now
+    can be decoded for a first look, to show at the Pause if the pause comes (the post-roll audio is still to come,
+    so the Pause's own decode, on the audio the final will have, follows and settles it)."""
+
+    end: float  # s, the end of the audio held now
+    utterance: Utterance | None = None  # the utterance as it would be if it ended here
+
+
+@dataclass(frozen=True)
 class Pause:
     """Silence has lasted post_roll: unless speech resumes, the final audio is what the segmenter holds now."""
 
@@ -137,7 +150,7 @@ class End:
     utterance: Utterance
 
 
-SegmenterEvent = Onset | Pause | Resume | End
+SegmenterEvent = Onset | Lull | Pause | Resume | End
 
 
 @dataclass
@@ -149,6 +162,7 @@ class _Current:
     probs: list[float] = field(default_factory=list)
     levels: list[float] = field(default_factory=list)  # dBFS per window
     silence_from: int | None = None  # window index where the current silence run began
+    lulled: bool = False  # a Lull was reported for this silence run
     paused: bool = False
 
     def append(self, window: np.ndarray, prob: float, level: float) -> None:
@@ -171,6 +185,7 @@ class Segmenter:
         self._min_speech = max(1, windows(c.min_speech))
         self._min_silence = max(1, windows(c.min_silence))
         self._post = windows(c.post_roll)
+        self._lull = windows(c.lull) if 0 < windows(c.lull) < self._post else 0  # 0: no Lull events
         self._cap = windows(c.max_utterance)
         self._split = windows(c.split_window)
         self._history: collections.deque[tuple[np.ndarray, float, float]] = collections.deque(
@@ -268,8 +283,8 @@ class Segmenter:
         cur.append(window, prob, level)
         if prob >= c.threshold:
             cur.silence_from = None
-            if cur.paused:
-                cur.paused = False
+            if cur.paused or cur.lulled:
+                cur.paused = cur.lulled = False
                 events.append(Resume())
         elif prob < c.release and cur.silence_from is None:
             cur.silence_from = idx
@@ -278,6 +293,9 @@ class Segmenter:
             if silent >= self._min_silence:
                 events.append(End(self._cut(cur.silence_from + self._post, "silence")))
                 return
+            if self._lull and silent == self._lull and not cur.lulled and not cur.paused:
+                cur.lulled = True
+                events.append(Lull((idx + 1) * WINDOW_DURATION, self._utterance(cur, idx + 1, "lull")))
             if silent >= self._post and not cur.paused:
                 cur.paused = True
                 end = cur.silence_from + self._post
@@ -364,9 +382,9 @@ class Segmenter:
         at = min(quiet, key=lambda i: (cur.probs[i] >= self.config.release, cur.levels[i]))
         log.debug("utterance reached %.1f s; splitting at %.2f s", self.config.max_utterance,
                   (cur.first + at) * WINDOW_DURATION)
-        was_paused = cur.paused
+        was_paused = cur.paused or cur.lulled
         events.append(End(self._cut(cur.first + at, "split", restart=True)))
         if self._cur is not None:
-            self._cur.paused = False
+            self._cur.paused = self._cur.lulled = False
             if was_paused:
                 events.append(Resume())  # a speculative final of the old span no longer applies

@@ -12,7 +12,8 @@ from edge_asr.live.early import ends_turn
 from edge_asr.live.events import Final, settle
 from edge_asr.live.pipeline import LiveOptions, LivePipeline
 from edge_asr.live.sources import ArraySource
-from edge_asr.results import Segment
+from edge_asr.options import TranscribeOptions
+from edge_asr.results import Segment, TranscriptionInfo
 
 from .conftest import RUN_TIMEOUT
 
@@ -82,6 +83,47 @@ def test_speech_resuming_amends_the_early_final(transcriber, en_dev, clip_audio)
     assert amending[0].segment.end > replaced.segment.end
     assert [f.segment.text for f in settle(early)] == [f.segment.text for f in late]
     assert [f.segment.id for f in early] == list(range(len(early)))  # ids keep counting
+
+
+class LengthTranscriber:
+    """A stand-in whose text is a function of the audio it is given: with ``same`` every decode reads alike, else
+    each length reads differently (the look at the lull hears 0.128 s less than the pause's decode)."""
+
+    name = "length stand-in"
+    is_multilingual = False
+
+    def __init__(self, same: bool) -> None:
+        self.same = same
+        self.lengths: list[int] = []
+
+    def transcribe(self, audio: Any, options: Any = None) -> Any:
+        self.lengths.append(len(audio))
+        text = " The same sentence." if self.same else f" Heard {len(audio)} samples."
+        seg = Segment(0, 0.0, len(audio) / SAMPLE_RATE, text, (1, 2, 3), -0.2, 1.2, 0.05)
+        return iter([seg]), TranscriptionInfo("en", 1.0, len(audio) / SAMPLE_RATE, TranscribeOptions())
+
+    def detect_language(self, audio: Any) -> tuple[str, float, list[tuple[str, float]]]:
+        return "en", 1.0, [("en", 1.0)]
+
+
+def test_the_look_is_shown_at_the_pause_and_the_final_audio_settles_it(en_dev, clip_audio) -> None:
+    audio = _session([1.0, clip_audio(_row(en_dev, "LJ001-0001.wav")["abspath"]), 3.0])
+    differs = LengthTranscriber(same=False)
+    out = _run(differs, audio, LiveOptions(partials=False))  # every pause in the sentence ends a turn here
+    (at_look, look), (at_final, final) = out[-2], out[-1]  # the last pause's: its look, then its decode
+    assert final.replaces == look.segment.id
+    assert at_look == at_final  # both at the pause: the look waited for it, the final's decode came right after
+    heard = int(final.segment.text.split()[1])
+    assert heard == max(differs.lengths)  # the settled text is the decode of the utterance's whole audio
+    assert int(look.segment.text.split()[1]) == heard - round(0.128 * SAMPLE_RATE)  # the look, at the lull
+    assert [f.segment.text for f in settle(f for _, f in out)] == [final.segment.text]
+    # Reading alike, the final's decode publishes nothing more: the look's final is the settled one.
+    alike = _run(LengthTranscriber(same=True), audio, LiveOptions(partials=False))
+    texts = [f.segment.text for _, f in alike]
+    assert set(texts) == {" The same sentence."} and len(texts) == len(out) / 2  # one per pause, not two
+    # Without looks each pause publishes its own decode once; the settled final is the same.
+    plain = _run(LengthTranscriber(same=False), audio, LiveOptions(partials=False, lull=0.0))
+    assert len(plain) == len(out) / 2 and plain[-1][1].segment.text == final.segment.text
 
 
 def test_ends_turn() -> None:

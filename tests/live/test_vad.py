@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge_asr.errors import ConfigError
-from edge_asr.live.vad import VAD_WINDOW, End, Onset, Pause, Segmenter, SegmenterConfig
+from edge_asr.live.vad import VAD_WINDOW, WINDOW_DURATION, End, Lull, Onset, Pause, Resume, Segmenter, SegmenterConfig
 
 from .signals import pink, tones, white
 
@@ -56,6 +56,30 @@ def test_a_pause_precedes_every_silence_end(jfk_path, clip_audio) -> None:
         if isinstance(e, End) and e.utterance.reason == "silence":
             pauses = [p for p in events[:i] if isinstance(p, Pause)]
             assert pauses and pauses[-1].end == pytest.approx(e.utterance.end)
+
+
+def test_a_lull_comes_before_each_pause_and_holds_a_prefix_of_its_audio(jfk_path, clip_audio) -> None:
+    cfg = SegmenterConfig()
+    events, _ = segment(clip_audio(str(jfk_path)))
+    gap = round((cfg.post_roll - cfg.lull) / WINDOW_DURATION) * WINDOW_DURATION  # window-aligned
+    lulls = [e for e in events if isinstance(e, Lull)]
+    assert len(lulls) > sum(isinstance(e, Pause) for e in events) > 0  # some lulls are gaps between words
+    for i, e in enumerate(events):
+        if isinstance(e, Pause):
+            before = [x for x in events[:i] if isinstance(x, Lull | Resume | End | Onset)]
+            lull = before[-1]  # the same silence run, with no speech between
+            assert isinstance(lull, Lull) and lull.end == pytest.approx(e.end - gap)
+            assert lull.utterance is not None and e.utterance is not None
+            look, final = lull.utterance.audio, e.utterance.audio
+            assert len(look) < len(final)
+            np.testing.assert_array_equal(look, final[: len(look)])
+        if isinstance(e, Lull):  # what follows a lull in the event stream: its pause, speech resuming, or the end
+            nxt = next(x for x in events[i + 1 :] if isinstance(x, Pause | Resume | End | Lull))
+            assert isinstance(nxt, Pause | Resume | End), nxt
+    no_lull, _ = segment(clip_audio(str(jfk_path)), SegmenterConfig(lull=0.0))
+    assert not any(isinstance(e, Lull) for e in no_lull)
+    with pytest.raises(ConfigError, match="lull"):
+        SegmenterConfig(lull=0.3)
 
 
 @pytest.mark.parametrize("name, make", [
