@@ -119,7 +119,7 @@ class StreamingDecoder:
         elif isinstance(ev, Lull):
             held = current() if self.early_finals else None
             if held is not None:
-                self._submit_look(Job("final", self._utt_id, held[0], held[1], end=ev.end, early=ev.utterance,
+                self._submit_final(Job("final", self._utt_id, held[0], held[1], end=ev.end, early=ev.utterance,
                                       speech_start=self._speech_start, look=True))
         elif isinstance(ev, Pause):
             look = self._show_look(arrival)
@@ -245,20 +245,15 @@ class StreamingDecoder:
             self._publish_final(final, time.monotonic(), job)
 
     def _submit_final(self, job: Job) -> None:
+        """Queue a Pause's speculative final or a Lull's look; each supersedes the one of its kind before it."""
         with self._cv:
-            if self._speculation is not None:
-                self._speculation.cancelled = True
-            self._speculation = job
-            self._partial = None
-            self._finals.append(job)
-            self._cv.notify_all()
-        if self.synchronous:
-            self.wait_idle()
-
-    def _submit_look(self, job: Job) -> None:
-        with self._cv:
-            self._drop_look()
-            self._look = job
+            if job.look:
+                self._drop_look()
+                self._look = job
+            else:
+                if self._speculation is not None:
+                    self._speculation.cancelled = True
+                self._speculation = job
             self._partial = None
             self._finals.append(job)
             self._cv.notify_all()
