@@ -274,12 +274,14 @@ def live_overrides(items: list[str]) -> LiveOptions:
         if not sep or name not in LiveOptions.names():
             raise ConfigError(f"--set {item!r}: expected OPTION=VALUE, OPTION one of {', '.join(LiveOptions.names())}")
         default = getattr(base, name)
-        if isinstance(default, bool):
+        if value.lower() == "none":
+            changes[name] = None
+        elif isinstance(default, bool):
             changes[name] = value.lower() in ("1", "true", "yes", "on")
         elif isinstance(default, (int, float)) and not isinstance(default, bool):
             changes[name] = type(default)(value)
         else:
-            changes[name] = None if value.lower() == "none" else value
+            changes[name] = value
     return dataclasses.replace(base, **changes)
 
 

@@ -66,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "speech (default: %(default)s)")
     g.add_argument("--energy-gate", type=float, default=o.energy_gate_dbfs, help="dBFS below which audio is silence "
                    "without running the VAD (default: %(default)s)")
+    g.add_argument("--vad-gain", type=_vad_gain, default=o.vad_peak_dbfs, metavar="DBFS|off",
+                   help="the VAD hears the input raised until its recent peak reaches this level, so quiet speech "
+                   "opens an utterance; the text is decoded from the audio as captured (default: %(default)s)")
     g.add_argument("--min-silence", type=float, default=o.min_silence, help="s of silence that ends an utterance "
                    "(default: %(default)s)")
     g.add_argument("--max-utterance", type=float, default=o.max_utterance, help="s before a long utterance is split "
@@ -103,13 +106,23 @@ def run_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vad_gain(value: str) -> float | None:
+    if value.strip().lower() in ("off", "none", "no"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a level in dBFS (e.g. -6) or off, not {value!r}") from None
+
+
 def _live_options(a: argparse.Namespace) -> LiveOptions:
     device: str | int | None = a.device
     if isinstance(device, str) and device.strip().isdigit():
         device = int(device)
     return LiveOptions(device=device, realtime=a.realtime, partials=not a.no_partials,
                        partial_interval=a.partial_interval, vad_threshold=a.vad_threshold,
-                       energy_gate_dbfs=a.energy_gate, min_silence=a.min_silence, max_utterance=a.max_utterance,
+                       energy_gate_dbfs=a.energy_gate, vad_peak_dbfs=a.vad_gain, min_silence=a.min_silence,
+                       max_utterance=a.max_utterance,
                        reject_log_prob=a.reject_log_prob)
 
 

@@ -168,6 +168,7 @@ class LiveConfig:
     partial_interval: float = PARTIAL_INTERVAL
     min_silence: float = MIN_SILENCE
     vad_threshold: float = VAD_THRESHOLD
+    vad_gain: bool = True  # the VAD hears quiet input raised (live/vad_gain.py)
     retry_initial: float = RETRY_INITIAL
     retry_max: float = RETRY_MAX
     max_clients: int = MAX_LIVE_CLIENTS

@@ -57,6 +57,8 @@ DOCS: dict[str, str] = {
     "live.partial_interval": "seconds of speech between partial results",
     "live.min_silence": "seconds of silence that end an utterance (lower: faster finals, more splits)",
     "live.vad_threshold": "speech probability (0-1) that starts an utterance",
+    "live.vad_gain": "let the VAD hear quiet input raised, so soft words open an utterance (the text is decoded "
+                     "from the audio as captured)",
     "live.retry_initial": "seconds before retrying a missing microphone; doubles up to retry_max",
     "live.retry_max": "ceiling of the retry backoff, seconds",
     "live.max_clients": "concurrent /v1/live subscribers",

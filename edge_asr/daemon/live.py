@@ -64,10 +64,12 @@ class MicPipelines:
         """Raises DeviceError when no input device can be opened, AudioError for an unreadable file, ConfigError
         for bad live settings."""
         from ..live.pipeline import LiveOptions, make_source
+        from ..live.vad_gain import DEFAULT_PEAK
 
         options = LiveOptions(device=parse_device(config.device), realtime=True,
                               partial_interval=config.partial_interval, vad_threshold=config.vad_threshold,
-                              min_silence=config.min_silence)
+                              min_silence=config.min_silence,
+                              vad_peak_dbfs=DEFAULT_PEAK if config.vad_gain else None)
         source = make_source(options, config.file)
         return self._pipelines.pipeline(transcriber, source, options,  # type: ignore[return-value]
                                         transcribe_options)

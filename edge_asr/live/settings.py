@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from ..errors import ConfigError
 from .guard import GuardConfig
 from .vad import SegmenterConfig
+from .vad_gain import DEFAULT_PEAK
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class LiveOptions:
     vad_threshold: float = 0.5  # Silero P(speech) that starts speech
     vad_release: float | None = None  # P(speech) under which it is silence (None: threshold - 0.15)
     energy_gate_dbfs: float = -50.0  # quieter windows skip the VAD model entirely
+    vad_peak_dbfs: float | None = DEFAULT_PEAK  # the VAD hears the input raised to this peak (vad_gain.py; None: off)
     min_speech: float = 0.25  # s of speech before an utterance opens
     min_silence: float = 0.5  # s of silence that ends an utterance
     pre_roll: float = 0.5  # s of audio kept before the speech onset (weak first syllables)
@@ -46,7 +48,8 @@ class LiveOptions:
 
     def segmenter_config(self) -> SegmenterConfig:
         return SegmenterConfig(threshold=self.vad_threshold, neg_threshold=self.vad_release,
-                               energy_gate_dbfs=self.energy_gate_dbfs, min_speech=self.min_speech,
+                               energy_gate_dbfs=self.energy_gate_dbfs, vad_peak_dbfs=self.vad_peak_dbfs,
+                               min_speech=self.min_speech,
                                min_silence=self.min_silence, pre_roll=self.pre_roll, post_roll=self.post_roll,
                                lull=self.lull, max_utterance=self.max_utterance, split_window=self.split_window)
 

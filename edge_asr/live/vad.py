@@ -17,6 +17,7 @@ import numpy as np
 
 from ..constants import SAMPLE_RATE
 from ..errors import ConfigError, MissingExtraError
+from .vad_gain import DEFAULT_MAX_GAIN, DEFAULT_PEAK, VadGain
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class SegmenterConfig:
     threshold: float = 0.5  # P(speech) that starts or continues speech
     neg_threshold: float | None = None  # below this it is silence; None: threshold - 0.15
     energy_gate_dbfs: float = -50.0  # windows quieter than this are silence without asking the model
+    vad_peak_dbfs: float | None = DEFAULT_PEAK  # the model hears the input raised to this peak (vad_gain.py; None: off)
+    vad_max_gain: float = DEFAULT_MAX_GAIN  # dB, the most it is raised
     min_speech: float = 0.25  # s of speech windows before an utterance opens
     min_silence: float = 0.5  # s of silence that ends an utterance
     pre_roll: float = 0.5  # s of audio kept before the first speech window
@@ -91,6 +94,10 @@ class SegmenterConfig:
             raise ConfigError("post_roll must not exceed min_silence (the padding is part of the closing silence)")
         if self.lull > self.post_roll:
             raise ConfigError("lull must not exceed post_roll (it comes before the pause)")
+        if self.vad_peak_dbfs is not None and not -40.0 <= self.vad_peak_dbfs <= 0.0:
+            raise ConfigError(f"the VAD's peak level must be between -40 and 0 dBFS, not {self.vad_peak_dbfs}")
+        if not 0.0 <= self.vad_max_gain <= 40.0:
+            raise ConfigError(f"the VAD's maximum gain must be between 0 and 40 dB, not {self.vad_max_gain}")
         if self.max_utterance < 2.0 or not 0.0 < self.split_window < self.max_utterance:
             raise ConfigError("max_utterance must be at least 2 s and split_window between 0 and max_utterance")
 
@@ -198,6 +205,7 @@ class Segmenter:
         self._cand_silence = 0  # windows below the release level since then
         self._cur: _Current | None = None
         self.model_calls = 0
+        self._gain = VadGain(c.vad_peak_dbfs, c.vad_max_gain) if c.vad_peak_dbfs is not None else None
 
     # -- state ----------------------------------------------------------------------------------------------
     @property
@@ -267,7 +275,7 @@ class Segmenter:
             return 0.0
         self._gated_run = 0
         self.model_calls += 1
-        return self.model(window)
+        return self.model(self._gain.apply(window, level) if self._gain is not None else window)
 
     def _window(self, window: np.ndarray, events: list[SegmenterEvent]) -> None:
         c = self.config
