@@ -264,25 +264,20 @@ def report(r: dict[str, Any]) -> str:
 
 
 def live_overrides(items: list[str]) -> LiveOptions:
-    """LiveOptions with ``name=value`` overrides (values parsed as the field's default type)."""
+    """LiveOptions with ``name=value`` overrides, each value read as its field's type."""
     import dataclasses
+    import typing
 
-    base = LiveOptions()
+    from ..config_values import coerce_value
+
+    hints = typing.get_type_hints(LiveOptions)
     changes: dict[str, Any] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or name not in LiveOptions.names():
             raise ConfigError(f"--set {item!r}: expected OPTION=VALUE, OPTION one of {', '.join(LiveOptions.names())}")
-        default = getattr(base, name)
-        if value.lower() == "none":
-            changes[name] = None
-        elif isinstance(default, bool):
-            changes[name] = value.lower() in ("1", "true", "yes", "on")
-        elif isinstance(default, (int, float)) and not isinstance(default, bool):
-            changes[name] = type(default)(value)
-        else:
-            changes[name] = value
-    return dataclasses.replace(base, **changes)
+        changes[name] = coerce_value(f"--set {name}", value, hints[name])
+    return dataclasses.replace(LiveOptions(), **changes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -20,6 +19,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+from ..config_values import coerce_value
 from ..constants import APP_NAME
 from ..errors import ConfigError
 from .config import ENV_PREFIX, TOKEN_ENV, DaemonConfig, default_config_paths
@@ -86,41 +86,6 @@ def _field_type(cls: type, name: str) -> Any:
     return typing.get_type_hints(cls)[name]
 
 
-def _coerce(key: str, value: Any, typ: Any) -> Any:
-    """Convert a TOML or environment value to the field's type, with an error naming the key."""
-    optional = typing.get_origin(typ) in (typing.Union, types.UnionType) and type(None) in typing.get_args(typ)
-    base = next(a for a in typing.get_args(typ) if a is not type(None)) if optional else typ
-    if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("", "none"))):
-        return None
-    if base is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-            return value.strip().lower() in ("1", "true", "yes", "on")
-    elif base is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value.strip().replace("_", ""))
-            except ValueError:
-                pass
-    elif base is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    elif base is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, int) and not isinstance(value, bool):  # live.device = 2 (an index)
-            return str(value)
-    raise ConfigError(f"{key}: expected {getattr(base, '__name__', base)}, got {value!r}")
-
-
 def _check_known(key: str, given: Mapping[str, Any], known: list[str]) -> None:
     for name in given:
         if name not in known:
@@ -139,7 +104,7 @@ def build_config(values: Mapping[str, Mapping[str, Any]]) -> DaemonConfig:
             raise ConfigError(f"[{name}] must be a table")
         known = [f.name for f in fields(cls)]
         _check_known(f"{name}.", given, known)
-        kwargs = {k: _coerce(f"{name}.{k}", v, _field_type(cls, k)) for k, v in given.items()}
+        kwargs = {k: coerce_value(f"{name}.{k}", v, _field_type(cls, k)) for k, v in given.items()}
         sections[name] = cls(**kwargs)
     return DaemonConfig(**sections)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..constants import SAMPLE_RATE
 from ..errors import ConfigError, MissingExtraError
-from .vad_gain import DEFAULT_MAX_GAIN, DEFAULT_PEAK, VadGain
+from .vad_gain import DEFAULT_MAX_GAIN, DEFAULT_PEAK, MAX_GAIN_RANGE, PEAK_RANGE, VadGain
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +94,12 @@ class SegmenterConfig:
             raise ConfigError("post_roll must not exceed min_silence (the padding is part of the closing silence)")
         if self.lull > self.post_roll:
             raise ConfigError("lull must not exceed post_roll (it comes before the pause)")
-        if self.vad_peak_dbfs is not None and not -40.0 <= self.vad_peak_dbfs <= 0.0:
-            raise ConfigError(f"the VAD's peak level must be between -40 and 0 dBFS, not {self.vad_peak_dbfs}")
-        if not 0.0 <= self.vad_max_gain <= 40.0:
-            raise ConfigError(f"the VAD's maximum gain must be between 0 and 40 dB, not {self.vad_max_gain}")
+        if self.vad_peak_dbfs is not None and not PEAK_RANGE[0] <= self.vad_peak_dbfs <= PEAK_RANGE[1]:
+            raise ConfigError(f"the VAD's peak level must be between {PEAK_RANGE[0]:g} and {PEAK_RANGE[1]:g} dBFS, "
+                              f"not {self.vad_peak_dbfs}")
+        if not MAX_GAIN_RANGE[0] <= self.vad_max_gain <= MAX_GAIN_RANGE[1]:
+            raise ConfigError(f"the VAD's maximum gain must be between {MAX_GAIN_RANGE[0]:g} and "
+                              f"{MAX_GAIN_RANGE[1]:g} dB, not {self.vad_max_gain}")
         if self.max_utterance < 2.0 or not 0.0 < self.split_window < self.max_utterance:
             raise ConfigError("max_utterance must be at least 2 s and split_window between 0 and max_utterance")
 
@@ -263,11 +265,15 @@ class Segmenter:
         self._pending = np.zeros(0, dtype=np.float32)
         self._reset_candidate()
         self.model.reset()
+        if self._gain is not None:
+            self._gain.reset()
 
     def _reset_candidate(self) -> None:
         self._cand_first, self._cand_last, self._cand_silence = None, 0, 0
 
     def _prob(self, window: np.ndarray, level: float) -> float:
+        if self._gain is not None:
+            self._gain.observe(level, WINDOW_DURATION)
         if level < self.config.energy_gate_dbfs:
             self._gated_run += 1
             if self._gated_run == windows(MODEL_RESET_AFTER):
@@ -275,7 +281,7 @@ class Segmenter:
             return 0.0
         self._gated_run = 0
         self.model_calls += 1
-        return self.model(self._gain.apply(window, level) if self._gain is not None else window)
+        return self.model(self._gain.scale(window) if self._gain is not None else window)
 
     def _window(self, window: np.ndarray, events: list[SegmenterEvent]) -> None:
         c = self.config

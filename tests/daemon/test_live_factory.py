@@ -92,3 +92,15 @@ def test_a_pipeline_still_running_keeps_its_vad_session_to_itself(factory, confi
     third = factory(transcriber, config, None)
     _run_and_stop(third)
     assert len(made) == 2 and third.segmenter.model is made[0], "the shared session was not lent again"
+
+
+def test_live_vad_gain_in_the_config_reaches_the_segmenter(factory, config) -> None:
+    import dataclasses
+
+    transcriber: Any = object()
+    on = factory(transcriber, config, None)
+    off = factory(transcriber, dataclasses.replace(config, vad_gain=False), None)
+    for pipeline in (on, off):
+        _run_and_stop(pipeline)
+    assert on.segmenter is not None and on.segmenter._gain is not None
+    assert off.segmenter is not None and off.segmenter._gain is None
