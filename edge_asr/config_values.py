@@ -11,11 +11,11 @@ from .errors import ConfigError
 
 def coerce_value(key: str, value: Any, typ: Any) -> Any:
     """Convert a TOML, environment or command-line value to a dataclass field's type (``typ``, from
-    ``typing.get_type_hints``), with an error naming the key. ``none``, ``off`` or empty are None only where None
-    is allowed."""
+    ``typing.get_type_hints``), with an error naming the key. ``none`` or empty is None only where None is
+    allowed (not ``off``: a device may be called that)."""
     optional = typing.get_origin(typ) in (typing.Union, types.UnionType) and type(None) in typing.get_args(typ)
     base = next(a for a in typing.get_args(typ) if a is not type(None)) if optional else typ
-    if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off"))):
+    if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("", "none"))):
         return None
     if base is bool:
         if isinstance(value, bool):

@@ -36,24 +36,23 @@ class VadGain:
         self.max_gain = max_gain
         self._decay = decay  # dB/s
         self._peak = INITIAL_PEAK  # dBFS
-        self.gain_db = self._gain()
 
-    def _gain(self) -> float:
+    @property
+    def gain_db(self) -> float:
         return min(self.max_gain, max(0.0, self.peak_dbfs - self._peak))
 
     def reset(self) -> None:
         """Forget the level heard (a gap in the audio: the next device may be another microphone)."""
         self._peak = INITIAL_PEAK
-        self.gain_db = self._gain()
 
     def observe(self, level: float, seconds: float) -> None:
         """Every window, gated or not: its level (dBFS) and duration (s)."""
         self._peak = max(level, self._peak - self._decay * seconds)
-        self.gain_db = self._gain()
 
     def scale(self, window: np.ndarray) -> np.ndarray:
         """``window`` (float32) as the VAD should hear it; the caller's array is not changed."""
-        if self.gain_db <= 0.0:
+        gain = self.gain_db
+        if gain <= 0.0:
             return window
-        scaled = window * np.float32(10.0 ** (self.gain_db / 20.0))
+        scaled = window * np.float32(10.0 ** (gain / 20.0))
         return np.clip(scaled, -1.0, 1.0, out=scaled)

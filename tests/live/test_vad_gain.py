@@ -121,7 +121,7 @@ def test_every_shell_can_turn_it_off_or_move_it(tmp_path) -> None:
     assert _listen_options("--vad-gain", "-12").vad_peak_dbfs == -12.0
     with pytest.raises(SystemExit):
         _listen_options("--vad-gain", "loud")
-    assert live_overrides(["vad_peak_dbfs=off"]).segmenter_config().vad_peak_dbfs is None
+    assert live_overrides(["vad_peak_dbfs=none"]).segmenter_config().vad_peak_dbfs is None
     assert live_overrides(["vad_peak_dbfs=-9"]).vad_peak_dbfs == -9.0
     for bad in ("vad_peak_dbfs=loud", "vad_threshold=none", "realtime=none", "vad_peak_dbfs=5"):
         with pytest.raises(ConfigError):
